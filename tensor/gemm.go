@@ -1,0 +1,70 @@
+package tensor
+
+import "fmt"
+
+// Gemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices, where
+// op(X) is X or its transpose. op(A) is m×k, op(B) is k×n and C is m×n; lda,
+// ldb and ldc are the row strides of A, B and C as stored. When beta is 0, C
+// is overwritten without being read (NaNs in C do not propagate), as in BLAS.
+// The work is spread over Threads() threads.
+func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	Parallel(m, 1, func(lo, hi int) {
+		gemmRef(transA, transB, lo, hi, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	})
+}
+
+// gemmRef is the plain triple loop over rows lo..hi of C: the reference
+// every faster GEMM is tested against.
+func gemmRef(transA, transB bool, lo, hi, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	for i := lo; i < hi; i++ {
+		for j := 0; j < n; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				var av, bv float32
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if transB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += av * bv
+			}
+			if beta == 0 {
+				c[i*ldc+j] = alpha * s
+			} else {
+				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+			}
+		}
+	}
+}
+
+func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	switch {
+	case m < 0 || n < 0 || k < 0:
+		panic(fmt.Sprintf("tensor: Gemm with negative size m=%d n=%d k=%d", m, n, k))
+	case lda < max(ac, 1) || ldb < max(bc, 1) || ldc < max(n, 1):
+		panic(fmt.Sprintf("tensor: Gemm leading dimensions lda=%d ldb=%d ldc=%d too small", lda, ldb, ldc))
+	case ar > 0 && len(a) < (ar-1)*lda+ac:
+		panic("tensor: Gemm: A is too short")
+	case br > 0 && len(b) < (br-1)*ldb+bc:
+		panic("tensor: Gemm: B is too short")
+	case m > 0 && len(c) < (m-1)*ldc+n:
+		panic("tensor: Gemm: C is too short")
+	}
+}
