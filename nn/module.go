@@ -182,3 +182,30 @@ type PerSampler interface {
 	// into sq[n]. len(sq) is the batch size.
 	AddPerSampleGradSq(sq []float64)
 }
+
+// Seeder is a module that draws random numbers in training (Dropout). The
+// training loop seeds every Seeder before each step from the run's seed and
+// the step number, so a resumed run draws exactly the numbers an
+// uninterrupted one would.
+type Seeder interface {
+	Seed(seed uint64)
+}
+
+// Seed calls Seed on every Seeder in m, giving each a distinct stream
+// derived from seed and its position in the network.
+func Seed(m Module, seed uint64) {
+	i := uint64(0)
+	var visit func(Module)
+	visit = func(m Module) {
+		if s, ok := m.(Seeder); ok {
+			i++
+			s.Seed(seed ^ (i * 0x9E3779B97F4A7C15))
+		}
+		if pa, ok := m.(Parent); ok {
+			for _, c := range pa.Children() {
+				visit(c.Module)
+			}
+		}
+	}
+	visit(m)
+}
