@@ -1,0 +1,571 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/deepscope/deepscope/tensor"
+)
+
+// ConvConfig describes a 2-D convolution with a square kernel, as PyTorch's
+// nn.Conv2d arguments: In and Out channels, Kernel size, Stride (0 means 1),
+// zero Padding on each side, Groups (0 means 1) and whether there is a Bias.
+type ConvConfig struct {
+	In, Out, Kernel, Stride, Padding, Groups int
+	Bias                                     bool
+}
+
+// normalised fills the defaults and panics on an impossible configuration.
+func (c ConvConfig) normalised(what string) ConvConfig {
+	if c.Stride == 0 {
+		c.Stride = 1
+	}
+	if c.Groups == 0 {
+		c.Groups = 1
+	}
+	if c.In <= 0 || c.Out <= 0 || c.Kernel <= 0 || c.Stride < 0 || c.Padding < 0 || c.Groups < 0 ||
+		c.In%c.Groups != 0 || c.Out%c.Groups != 0 {
+		panic(fmt.Sprintf("nn: %s: bad configuration %+v", what, c))
+	}
+	return c
+}
+
+// convColFloats bounds the lowered (im2col) matrix a convolution keeps: the
+// batch is processed in chunks of output pixels whose lowered rows fit in
+// this many float32s (1 MiB), so the buffer stays in cache and memory does
+// not grow with the batch.
+var convColFloats = 1 << 18
+
+// Conv2d is a 2-D convolution over channels-last input [N, H, W, In] giving
+// [N, OH, OW, Out], OH = (H + 2*Padding - Kernel)/Stride + 1, with PyTorch's
+// semantics (cross-correlation, zero padding, grouped channels).
+//
+// Weight keeps PyTorch's shape [Out, In/Groups, K, K]; each Forward re-lays
+// it as a [Out, K*K*In/Groups] matrix (kernel rows, kernel columns, input
+// channels) so that the output is the lowered input (see tensor.Im2col)
+// times its transpose. A 1x1, stride-1, unpadded convolution is a plain
+// matrix product on the [N*H*W, In] input; a depthwise one (Groups == In ==
+// Out) runs a direct loop over channels instead of GEMMs of width one.
+// Lowered rows are never kept for the whole batch: Forward and Backward work
+// on bounded chunks and Backward lowers the input again.
+type Conv2d struct {
+	Weight *Param // [Out, In/Groups, K, K]
+	Bias   *Param // [Out]; nil without bias
+	cfg    ConvConfig
+
+	x, dy       *tensor.Tensor // last input and output gradient
+	y, dx       *tensor.Tensor
+	wmat, dwmat []float32 // weight and its gradient as [Out, K, K, In/Groups]; depthwise [K*K, C]
+	col         []float32 // lowered chunk
+	part        []float32 // per-thread partial sums
+	part64      []float64
+	gram        []float32 // per-sample norms: the two Gram matrices
+}
+
+// NewConv2d returns a convolution with PyTorch's default initialisation:
+// weight and bias uniform in ±1/sqrt(fan_in), fan_in = In/Groups*K*K (what
+// kaiming_uniform_ with a = sqrt(5) gives).
+func NewConv2d(rng *rand.Rand, c ConvConfig) *Conv2d {
+	c = c.normalised("NewConv2d")
+	ig := c.In / c.Groups
+	bound := float32(1 / math.Sqrt(float64(ig*c.Kernel*c.Kernel)))
+	l := &Conv2d{cfg: c, Weight: NewParam("weight", tensor.Uniform(rng, -bound, bound, c.Out, ig, c.Kernel, c.Kernel))}
+	if c.Bias {
+		l.Bias = NewParam("bias", tensor.Uniform(rng, -bound, bound, c.Out))
+		l.Bias.NoDecay = true
+	}
+	return l
+}
+
+// Config returns the layer's configuration, with defaults filled in.
+func (l *Conv2d) Config() ConvConfig { return l.cfg }
+
+// Params returns the weight and, if present, the bias.
+func (l *Conv2d) Params() []*Param {
+	if l.Bias == nil {
+		return []*Param{l.Weight}
+	}
+	return []*Param{l.Weight, l.Bias}
+}
+
+func (l *Conv2d) pointwise() bool {
+	return l.cfg.Kernel == 1 && l.cfg.Stride == 1 && l.cfg.Padding == 0
+}
+
+func (l *Conv2d) depthwise() bool {
+	return l.cfg.Groups > 1 && l.cfg.Groups == l.cfg.In && l.cfg.Groups == l.cfg.Out
+}
+
+func (l *Conv2d) geom(x *tensor.Tensor) tensor.ConvGeom {
+	c := l.cfg
+	if x.Dims() != 4 || x.Dim(3) != c.In {
+		panic(fmt.Sprintf("nn: Conv2d: input shape %v, want [N, H, W, %d]", x.Shape, c.In))
+	}
+	if x.Dim(1)+2*c.Padding < c.Kernel || x.Dim(2)+2*c.Padding < c.Kernel {
+		panic(fmt.Sprintf("nn: Conv2d: input %dx%d too small for kernel %d with padding %d", x.Dim(1), x.Dim(2), c.Kernel, c.Padding))
+	}
+	return tensor.ConvGeom{N: x.Dim(0), H: x.Dim(1), W: x.Dim(2), C: c.In,
+		KH: c.Kernel, KW: c.Kernel, SH: c.Stride, SW: c.Stride, PH: c.Padding, PW: c.Padding}
+}
+
+// chunkRows returns how many output pixels one chunk lowers.
+func (l *Conv2d) chunkRows(width, rows int) int {
+	if l.pointwise() {
+		return rows
+	}
+	return max(1, min(rows, convColFloats/width))
+}
+
+// colBuf returns the buffer for n lowered values; a pointwise convolution
+// needs none.
+func (l *Conv2d) colBuf(n int) []float32 {
+	if l.pointwise() {
+		return nil
+	}
+	return ensureBuf(&l.col, n)
+}
+
+// lowered returns group gi's lowered rows r0 .. r0+nr-1 and their row
+// stride: the input itself for a pointwise convolution, else buf filled by
+// Im2col.
+func (l *Conv2d) lowered(g tensor.ConvGeom, x []float32, gi, r0, nr int, buf []float32) ([]float32, int) {
+	ig := l.cfg.In / l.cfg.Groups
+	if l.pointwise() {
+		return x[r0*l.cfg.In+gi*ig:], l.cfg.In
+	}
+	tensor.Im2col(g, x, gi*ig, ig, r0, nr, buf)
+	return buf, g.KH * g.KW * ig
+}
+
+// Forward computes the convolution of x, [N, H, W, In].
+func (l *Conv2d) Forward(x *tensor.Tensor) *tensor.Tensor {
+	g := l.geom(x)
+	x = x.Contiguous()
+	l.x, l.dy = x, nil
+	c := l.cfg
+	y := tensor.Ensure(&l.y, g.N, g.OutH(), g.OutW(), c.Out)
+	l.packWeight()
+	xv, yv := x.Values(), y.Values()
+	if l.depthwise() {
+		l.depthwiseForward(g, xv, yv)
+		return y
+	}
+	og := c.Out / c.Groups
+	width := c.Kernel * c.Kernel * (c.In / c.Groups)
+	rows := g.Rows()
+	step := l.chunkRows(width, rows)
+	col := l.colBuf(step * width)
+	for r0 := 0; r0 < rows; r0 += step {
+		nr := min(step, rows-r0)
+		yc := yv[r0*c.Out : (r0+nr)*c.Out]
+		beta := float32(0)
+		if l.Bias != nil {
+			fillRowsFrom(yc, l.Bias.Value.Values())
+			beta = 1
+		}
+		for gi := 0; gi < c.Groups; gi++ {
+			a, lda := l.lowered(g, xv, gi, r0, nr, col)
+			tensor.Gemm(false, true, nr, og, width, 1, a, lda, l.wmat[gi*og*width:], width, beta, yc[gi*og:], c.Out)
+		}
+	}
+	return y
+}
+
+// Backward adds the weight and bias gradients for dy, [N, OH, OW, Out], and
+// returns the input gradient.
+func (l *Conv2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	if l.x == nil || !tensor.SameShape(dy, l.y) {
+		panic(fmt.Sprintf("nn: Conv2d: Backward with dy %v after output %v", dy.Shape, shapeOrNil(l.y)))
+	}
+	dy = dy.Contiguous()
+	l.dy = dy
+	c := l.cfg
+	g := l.geom(l.x)
+	dx := tensor.Ensure(&l.dx, l.x.Shape...)
+	xv, dyv, dxv := l.x.Values(), dy.Values(), dx.Values()
+	rows := g.Rows()
+	if l.Bias != nil {
+		addColumnSums(l.Bias.Grad.Values(), dyv, rows, c.Out, &l.part64)
+	}
+	if l.depthwise() {
+		l.depthwiseBackward(g, xv, dyv, dxv)
+		l.unpackGrad()
+		return dx
+	}
+	ig, og := c.In/c.Groups, c.Out/c.Groups
+	width := c.Kernel * c.Kernel * ig
+	step := l.chunkRows(width, rows)
+	col := l.colBuf(step * width)
+	dw := ensureBuf(&l.dwmat, len(l.wmat))
+	if !l.pointwise() {
+		clear(dxv)
+	}
+	for r0 := 0; r0 < rows; r0 += step {
+		nr := min(step, rows-r0)
+		dyc := dyv[r0*c.Out:]
+		beta := float32(1)
+		if r0 == 0 {
+			beta = 0
+		}
+		for gi := 0; gi < c.Groups; gi++ {
+			a, lda := l.lowered(g, xv, gi, r0, nr, col)
+			tensor.Gemm(true, false, og, width, nr, 1, dyc[gi*og:], c.Out, a, lda, beta, dw[gi*og*width:], width)
+			if l.pointwise() {
+				tensor.Gemm(false, false, nr, ig, og, 1, dyc[gi*og:], c.Out, l.wmat[gi*og*width:], width, 0, dxv[r0*c.In+gi*ig:], c.In)
+				continue
+			}
+			tensor.Gemm(false, false, nr, width, og, 1, dyc[gi*og:], c.Out, l.wmat[gi*og*width:], width, 0, col, width)
+			tensor.Col2im(g, col, gi*ig, ig, r0, nr, dxv)
+		}
+	}
+	l.unpackGrad()
+	return dx
+}
+
+// packWeight re-lays Weight [Out, I, K, K] as wmat [Out, K, K, I], or as
+// [K*K, C] for a depthwise convolution.
+func (l *Conv2d) packWeight() {
+	w := l.Weight.Value.Values()
+	out, in, kk := l.cfg.Out, l.cfg.In/l.cfg.Groups, l.cfg.Kernel*l.cfg.Kernel
+	m := ensureBuf(&l.wmat, len(w))
+	if l.depthwise() {
+		for c := 0; c < out; c++ {
+			for k := 0; k < kk; k++ {
+				m[k*out+c] = w[c*kk+k]
+			}
+		}
+		return
+	}
+	for o := 0; o < out; o++ {
+		for i := 0; i < in; i++ {
+			for k := 0; k < kk; k++ {
+				m[(o*kk+k)*in+i] = w[(o*in+i)*kk+k]
+			}
+		}
+	}
+}
+
+// unpackGrad adds dwmat, laid out as wmat, into Weight.Grad.
+func (l *Conv2d) unpackGrad() {
+	gw := l.Weight.Grad.Values()
+	out, in, kk := l.cfg.Out, l.cfg.In/l.cfg.Groups, l.cfg.Kernel*l.cfg.Kernel
+	m := l.dwmat
+	if l.depthwise() {
+		for c := 0; c < out; c++ {
+			for k := 0; k < kk; k++ {
+				gw[c*kk+k] += m[k*out+c]
+			}
+		}
+		return
+	}
+	for o := 0; o < out; o++ {
+		for i := 0; i < in; i++ {
+			for k := 0; k < kk; k++ {
+				gw[(o*in+i)*kk+k] += m[(o*kk+k)*in+i]
+			}
+		}
+	}
+}
+
+// ensureBuf returns (*buf)[:n], reallocating when the capacity is short. The
+// contents are stale.
+func ensureBuf[T any](buf *[]T, n int) []T {
+	if cap(*buf) < n {
+		*buf = make([]T, n)
+	}
+	return (*buf)[:n]
+}
+
+// fillRowsFrom sets every row of m (rows of len(v) values) to v.
+func fillRowsFrom(m, v []float32) {
+	for i := 0; i < len(m); i += len(v) {
+		copy(m[i:i+len(v)], v)
+	}
+}
+
+func shapeOrNil(t *tensor.Tensor) []int {
+	if t == nil {
+		return nil
+	}
+	return t.Shape
+}
+
+// parallelChunks splits [0, n) into k nearly equal contiguous pieces (k at most
+// tensor.Threads() and n) and calls fn(i, lo, hi) for piece i, in parallel.
+// It returns k, so callers can keep one partial result per piece.
+func parallelChunks(n int, fn func(i, lo, hi int)) int {
+	k := min(tensor.Threads(), n)
+	if k <= 0 {
+		return 0
+	}
+	tensor.Parallel(k, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			fn(i, i*n/k, (i+1)*n/k)
+		}
+	})
+	return k
+}
+
+// addColumnSums adds the column sums of a, a rows×c matrix, into dst, summing
+// in float64 with one partial row per thread.
+func addColumnSums(dst, a []float32, rows, c int, scratch *[]float64) {
+	part := ensureBuf(scratch, tensor.Threads()*c)
+	k := parallelChunks(rows, func(i, lo, hi int) {
+		p := part[i*c : (i+1)*c]
+		clear(p)
+		for r := lo; r < hi; r++ {
+			for j, v := range a[r*c : (r+1)*c] {
+				p[j] += float64(v)
+			}
+		}
+	})
+	for j := range dst[:c] {
+		var s float64
+		for i := 0; i < k; i++ {
+			s += part[i*c+j]
+		}
+		dst[j] += float32(s)
+	}
+}
+
+// depthwiseForward computes y for Groups == In == Out: every output pixel is
+// a sum over the kernel of input pixels times a per-channel weight, done as
+// whole C-vectors (wmat is [K*K, C]).
+func (l *Conv2d) depthwiseForward(g tensor.ConvGeom, x, y []float32) {
+	oh, ow, C, K := g.OutH(), g.OutW(), g.C, g.KH
+	var bias []float32
+	if l.Bias != nil {
+		bias = l.Bias.Value.Values()
+	}
+	tensor.Parallel(g.N*oh, 1, func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			n, oy := u/oh, u%oh
+			for ox := 0; ox < ow; ox++ {
+				acc := y[(u*ow+ox)*C:][:C]
+				if bias != nil {
+					copy(acc, bias)
+				} else {
+					clear(acc)
+				}
+				for kh := 0; kh < K; kh++ {
+					ih := oy*g.SH - g.PH + kh
+					if ih < 0 || ih >= g.H {
+						continue
+					}
+					for kw := 0; kw < K; kw++ {
+						iw := ox*g.SW - g.PW + kw
+						if iw < 0 || iw >= g.W {
+							continue
+						}
+						xs := x[((n*g.H+ih)*g.W+iw)*C:][:C]
+						ws := l.wmat[(kh*K+kw)*C:][:C]
+						for c, v := range xs {
+							acc[c] += v * ws[c]
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// depthwiseBackward writes dx (gathered per input pixel) and the weight
+// gradient into dwmat, [K*K, C], from one partial per thread.
+func (l *Conv2d) depthwiseBackward(g tensor.ConvGeom, x, dy, dx []float32) {
+	oh, ow, C, K := g.OutH(), g.OutW(), g.C, g.KH
+	tensor.Parallel(g.N*g.H, 1, func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			n, ih := u/g.H, u%g.H
+			for iw := 0; iw < g.W; iw++ {
+				d := dx[(u*g.W+iw)*C:][:C]
+				clear(d)
+				for kh := 0; kh < K; kh++ {
+					t := ih + g.PH - kh
+					if t < 0 {
+						break
+					}
+					if t%g.SH != 0 || t/g.SH >= oh {
+						continue
+					}
+					for kw := 0; kw < K; kw++ {
+						s := iw + g.PW - kw
+						if s < 0 {
+							break
+						}
+						if s%g.SW != 0 || s/g.SW >= ow {
+							continue
+						}
+						ds := dy[((n*oh+t/g.SH)*ow+s/g.SW)*C:][:C]
+						ws := l.wmat[(kh*K+kw)*C:][:C]
+						for c, v := range ds {
+							d[c] += v * ws[c]
+						}
+					}
+				}
+			}
+		}
+	})
+	kc := K * K * C
+	part := ensureBuf(&l.part, tensor.Threads()*kc)
+	k := parallelChunks(g.N*oh, func(i, lo, hi int) {
+		p := part[i*kc : (i+1)*kc]
+		clear(p)
+		depthwiseGrad(g, x, dy, lo, hi, p)
+	})
+	dw := ensureBuf(&l.dwmat, kc)
+	copy(dw, part[:kc])
+	for i := 1; i < k; i++ {
+		for j, v := range part[i*kc : (i+1)*kc] {
+			dw[j] += v
+		}
+	}
+}
+
+// depthwiseGrad adds into dw, [K*K, C], the weight gradient from output rows
+// (image n, row oy) numbered lo .. hi-1 as n*OutH + oy.
+func depthwiseGrad(g tensor.ConvGeom, x, dy []float32, lo, hi int, dw []float32) {
+	oh, ow, C, K := g.OutH(), g.OutW(), g.C, g.KH
+	for u := lo; u < hi; u++ {
+		n, oy := u/oh, u%oh
+		for ox := 0; ox < ow; ox++ {
+			ds := dy[(u*ow+ox)*C:][:C]
+			for kh := 0; kh < K; kh++ {
+				ih := oy*g.SH - g.PH + kh
+				if ih < 0 || ih >= g.H {
+					continue
+				}
+				for kw := 0; kw < K; kw++ {
+					iw := ox*g.SW - g.PW + kw
+					if iw < 0 || iw >= g.W {
+						continue
+					}
+					xs := x[((n*g.H+ih)*g.W+iw)*C:][:C]
+					p := dw[(kh*K+kw)*C:][:C]
+					for c, v := range ds {
+						p[c] += v * xs[c]
+					}
+				}
+			}
+		}
+	}
+}
+
+// AddPerSampleGradSq adds each sample's squared gradient norm (weight and
+// bias) from the last Forward and Backward into sq, without running samples
+// one at a time.
+//
+// For each sample n and group, the weight gradient is dW_n = G_nᵀ A_n, with
+// A_n the sample's lowered input (P rows, P = OH*OW, width K*K*In/Groups)
+// and G_n its output gradient (P × Out/Groups). The layer picks the cheaper
+// of two ways per shape:
+//   - direct: form dW_n by one GEMM per chunk of rows and sum its squares,
+//     P*Out*width multiply-adds;
+//   - ghost norm: ||G_nᵀ A_n||² = Σ_pq (a_p·a_q)(g_p·g_q), the elementwise
+//     product of the Gram matrices A_n A_nᵀ and G_n G_nᵀ, P²*(width+Out)
+//     multiply-adds and a P×P buffer;
+//
+// ghost when P*(width+Out/Groups) < (Out/Groups)*width, i.e. small maps
+// with many channels (ResNet's last stage), direct otherwise. A depthwise
+// convolution forms each sample's [K*K, C] gradient directly.
+func (l *Conv2d) AddPerSampleGradSq(sq []float64) {
+	if l.x == nil || l.dy == nil {
+		panic("nn: Conv2d: AddPerSampleGradSq before Forward and Backward")
+	}
+	g := l.geom(l.x)
+	if len(sq) != g.N {
+		panic(fmt.Sprintf("nn: Conv2d: AddPerSampleGradSq with %d slots for batch %d", len(sq), g.N))
+	}
+	c := l.cfg
+	xv, dyv := l.x.Values(), l.dy.Values()
+	P := g.OutH() * g.OutW()
+	if l.Bias != nil {
+		parallelChunks(g.N, func(_, lo, hi int) {
+			for n := lo; n < hi; n++ {
+				sq[n] += biasNormSq(dyv[n*P*c.Out:(n+1)*P*c.Out], c.Out)
+			}
+		})
+	}
+	if l.depthwise() {
+		kc := c.Kernel * c.Kernel * c.In
+		part := ensureBuf(&l.part, tensor.Threads()*kc)
+		oh := g.OutH()
+		parallelChunks(g.N, func(i, lo, hi int) {
+			p := part[i*kc : (i+1)*kc]
+			for n := lo; n < hi; n++ {
+				clear(p)
+				depthwiseGrad(g, xv, dyv, n*oh, (n+1)*oh, p)
+				sq[n] += sumSquares(p)
+			}
+		})
+		return
+	}
+	og := c.Out / c.Groups
+	width := c.Kernel * c.Kernel * (c.In / c.Groups)
+	if P*(width+og) < og*width {
+		l.ghostNormSq(g, xv, dyv, sq)
+		return
+	}
+	step := l.chunkRows(width, P)
+	col := l.colBuf(step * width)
+	dw := ensureBuf(&l.dwmat, og*width)
+	for n := 0; n < g.N; n++ {
+		for gi := 0; gi < c.Groups; gi++ {
+			for r0 := 0; r0 < P; r0 += step {
+				nr := min(step, P-r0)
+				a, lda := l.lowered(g, xv, gi, n*P+r0, nr, col)
+				beta := float32(1)
+				if r0 == 0 {
+					beta = 0
+				}
+				tensor.Gemm(true, false, og, width, nr, 1, dyv[(n*P+r0)*c.Out+gi*og:], c.Out, a, lda, beta, dw, width)
+			}
+			sq[n] += sumSquares(dw)
+		}
+	}
+}
+
+// ghostNormSq adds Σ_pq (a_p·a_q)(g_p·g_q) per sample and group into sq.
+func (l *Conv2d) ghostNormSq(g tensor.ConvGeom, x, dy []float32, sq []float64) {
+	c := l.cfg
+	og := c.Out / c.Groups
+	width := c.Kernel * c.Kernel * (c.In / c.Groups)
+	P := g.OutH() * g.OutW()
+	col := l.colBuf(P * width)
+	gram := ensureBuf(&l.gram, 2*P*P)
+	ga, gg := gram[:P*P], gram[P*P:]
+	for n := 0; n < g.N; n++ {
+		for gi := 0; gi < c.Groups; gi++ {
+			a, lda := l.lowered(g, x, gi, n*P, P, col)
+			tensor.Gemm(false, true, P, P, width, 1, a, lda, a, lda, 0, ga, P)
+			d := dy[n*P*c.Out+gi*og:]
+			tensor.Gemm(false, true, P, P, og, 1, d, c.Out, d, c.Out, 0, gg, P)
+			var s float64
+			for i, v := range ga {
+				s += float64(v) * float64(gg[i])
+			}
+			sq[n] += s
+		}
+	}
+}
+
+// biasNormSq returns the squared norm of the column sums of dy, rows of c.
+func biasNormSq(dy []float32, c int) float64 {
+	var s float64
+	for j := 0; j < c; j++ {
+		var b float64
+		for i := j; i < len(dy); i += c {
+			b += float64(dy[i])
+		}
+		s += b * b
+	}
+	return s
+}
+
+func sumSquares(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	return s
+}
