@@ -12,9 +12,44 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	if m == 0 || n == 0 {
 		return
 	}
-	Parallel(m, 1, func(lo, hi int) {
-		gemmRef(transA, transB, lo, hi, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-	})
+	if beta == 0 {
+		beta = 0 // -0 becomes +0: the kernels test the bits of beta
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	g := gemmOp{transA: transA, transB: transB, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb}
+	if m*n*k < smallGemm {
+		g.small(m, n, k, beta, c, ldc)
+		return
+	}
+	g.blocked(m, n, k, beta, c, ldc)
+}
+
+// smallGemm is the size m*n*k below which Gemm skips packing.
+const smallGemm = 1 << 13
+
+// gemmOp holds the operands of one Gemm call, C aside.
+type gemmOp struct {
+	transA, transB bool
+	alpha          float32
+	a, b           []float32
+	lda, ldb       int
+}
+
+// scaleC sets C = beta*C, or zeroes C when beta is 0.
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		switch beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			Scale(beta, row)
+		}
+	}
 }
 
 // gemmRef is the plain triple loop over rows lo..hi of C: the reference

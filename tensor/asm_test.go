@@ -1,0 +1,187 @@
+package tensor_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/deepscope/deepscope/tensor"
+)
+
+// vecGuarded returns n random values inside NaN guard bands.
+func vecGuarded(rng *rand.Rand, n int) (all, inner []float32) {
+	all = make([]float32, n+2*gemmGuard)
+	for i := range all {
+		all[i] = float32(math.NaN())
+	}
+	inner = all[gemmGuard : gemmGuard+n]
+	for i := range inner {
+		inner[i] = rng.Float32()*2 - 1
+	}
+	return all, inner
+}
+
+// vecGuardsIntact reports whether the guard bands of all are still NaN.
+func vecGuardsIntact(all []float32) bool {
+	for i := 0; i < gemmGuard; i++ {
+		if !math.IsNaN(float64(all[i])) || !math.IsNaN(float64(all[len(all)-1-i])) {
+			return false
+		}
+	}
+	return true
+}
+
+func closeTo(got, want, tol float32) bool {
+	return math.Abs(float64(got-want)) <= float64(tol)
+}
+
+// TestMicroKernelTwins checks the assembly micro-kernel against its Go twin
+// (and both against the defining loop) for several depths, with beta 0
+// (C full of NaN, never read), 1 and another value.
+func TestMicroKernelTwins(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const ldc = tensor.NR + 5
+	for _, k := range []int{0, 1, 2, 3, 4, 5, 7, 8, 33, 256} {
+		for _, beta := range []float32{0, 1, -0.75} {
+			_, a := vecGuarded(rng, k*tensor.MR)
+			_, b := vecGuarded(rng, k*tensor.NR)
+			_, c0 := vecGuarded(rng, (tensor.MR-1)*ldc+tensor.NR)
+			for i := range c0 {
+				if i%ldc >= tensor.NR || beta == 0 {
+					c0[i] = float32(math.NaN())
+				}
+			}
+			want := make([]float32, len(c0))
+			for i := 0; i < tensor.MR; i++ {
+				for j := 0; j < tensor.NR; j++ {
+					var s float32
+					for p := 0; p < k; p++ {
+						s += a[p*tensor.MR+i] * b[p*tensor.NR+j]
+					}
+					if beta != 0 {
+						s += beta * c0[i*ldc+j]
+					}
+					want[i*ldc+j] = s
+				}
+			}
+			for _, kern := range []struct {
+				name string
+				f    func(int, []float32, []float32, []float32, int, float32)
+			}{{"go", tensor.KernelGo}, {"avx2", tensor.KernelAVX2}} {
+				if kern.name == "avx2" && !tensor.HasAVX2() {
+					continue
+				}
+				all, c := vecGuarded(rng, len(c0))
+				copy(c, c0)
+				kern.f(k, a, b, c, ldc, beta)
+				for i := range c {
+					if i%ldc >= tensor.NR {
+						if !math.IsNaN(float64(c[i])) {
+							t.Fatalf("%s k=%d: wrote padding C[%d]", kern.name, k, i)
+						}
+						continue
+					}
+					if !closeTo(c[i], want[i], 1e-5*float32(k+2)) {
+						t.Fatalf("%s k=%d beta=%g: C[%d] = %g, want %g", kern.name, k, beta, i, c[i], want[i])
+					}
+				}
+				if !vecGuardsIntact(all) {
+					t.Fatalf("%s k=%d: wrote outside C", kern.name, k)
+				}
+			}
+		}
+	}
+}
+
+var vecLengths = []int{0, 1, 3, 7, 8, 9, 15, 31, 32, 33, 63, 64, 100, 1027}
+
+func TestVectorKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, asm := range []bool{false, true} {
+		if asm && !tensor.HasAVX2() {
+			continue
+		}
+		axpy, dot, scale, add := tensor.AxpyGo, tensor.DotGo, tensor.ScaleGo, tensor.AddGo
+		if asm {
+			axpy, dot, scale, add = tensor.AxpyAVX2, tensor.DotAVX2, tensor.ScaleAVX2, tensor.AddAVX2
+		}
+		for _, n := range vecLengths {
+			name := fmt.Sprintf("asm=%v n=%d", asm, n)
+			xAll, x := vecGuarded(rng, n)
+			yAll, y := vecGuarded(rng, n)
+			y0 := append([]float32(nil), y...)
+
+			axpy(0.5, x, y)
+			for i := range y {
+				if !closeTo(y[i], y0[i]+0.5*x[i], 1e-6) {
+					t.Fatalf("axpy %s: y[%d] = %g, want %g", name, i, y[i], y0[i]+0.5*x[i])
+				}
+			}
+			copy(y, y0)
+
+			var want float64
+			for i := range x {
+				want += float64(x[i]) * float64(y[i])
+			}
+			if got := dot(x, y); !closeTo(got, float32(want), 1e-6*float32(n+1)) {
+				t.Fatalf("dot %s = %g, want %g", name, got, want)
+			}
+
+			scale(-3, y)
+			for i := range y {
+				if y[i] != -3*y0[i] {
+					t.Fatalf("scale %s: y[%d] = %g, want %g", name, i, y[i], -3*y0[i])
+				}
+			}
+			copy(y, y0)
+
+			dAll, d := vecGuarded(rng, n)
+			add(d, x, y)
+			for i := range d {
+				if d[i] != x[i]+y[i] {
+					t.Fatalf("add %s: d[%d] = %g, want %g", name, i, d[i], x[i]+y[i])
+				}
+			}
+			add(x, x, y) // in place
+			for i := range x {
+				if x[i] != d[i] {
+					t.Fatalf("add in place %s: x[%d] = %g, want %g", name, i, x[i], d[i])
+				}
+			}
+			for _, g := range [][]float32{xAll, yAll, dAll} {
+				if !vecGuardsIntact(g) {
+					t.Fatalf("%s: a kernel wrote outside its slice", name)
+				}
+			}
+		}
+	}
+}
+
+func TestVectorAPIPanicsOnLengths(t *testing.T) {
+	x, y := make([]float32, 3), make([]float32, 4)
+	for name, f := range map[string]func(){
+		"Axpy": func() { tensor.Axpy(1, x, y) },
+		"Dot":  func() { tensor.Dot(x, y) },
+		"Add":  func() { tensor.Add(x, x, y) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s with lengths 3 and 4 did not panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+func TestPeakGFLOPS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures for a second")
+	}
+	p := tensor.PeakGFLOPS(1)
+	if !(p > 0.1) || math.IsInf(p, 0) {
+		t.Fatalf("PeakGFLOPS(1) = %g, want a positive finite rate", p)
+	}
+}

@@ -1,0 +1,44 @@
+package tensor
+
+// small computes C for problems too small to repay packing: row by row,
+// with the vector kernels where op(A) or op(B) gives contiguous runs.
+func (g *gemmOp) small(m, n, k int, beta float32, c []float32, ldc int) {
+	a, b, lda, ldb, alpha := g.a, g.b, g.lda, g.ldb, g.alpha
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if g.transB {
+			for j := range row {
+				var s float32
+				if g.transA {
+					for p := 0; p < k; p++ {
+						s += a[p*lda+i] * b[j*ldb+p]
+					}
+				} else {
+					s = Dot(a[i*lda:i*lda+k], b[j*ldb:j*ldb+k])
+				}
+				if beta == 0 {
+					row[j] = alpha * s
+				} else {
+					row[j] = alpha*s + beta*row[j]
+				}
+			}
+			continue
+		}
+		switch beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			Scale(beta, row)
+		}
+		for p := 0; p < k; p++ {
+			var av float32
+			if g.transA {
+				av = a[p*lda+i]
+			} else {
+				av = a[i*lda+p]
+			}
+			axpy(alpha*av, b[p*ldb:p*ldb+n], row)
+		}
+	}
+}

@@ -1,0 +1,63 @@
+//go:build !noasm
+
+package tensor
+
+// Assembly kernels (AVX2 and FMA), bodies in *_amd64.s. Each has a pure-Go
+// twin (the same name with a Go suffix) used where the CPU lacks AVX2 or
+// FMA, in builds with the noasm tag, and as the reference in tests. Callers
+// guarantee the slice lengths; the kernels do not check them.
+
+const asmBuild = true
+
+// sgemmKernelAVX2 computes one 6×16 tile of C from packed panels: a holds k
+// groups of 6 values (a column of op(A)), b holds k groups of 16 (a row of
+// op(B)):
+//
+//	for i := 0; i < 6; i++ {
+//		for j := 0; j < 16; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[p*6+i] * b[p*16+j]
+//			}
+//			if beta == 0 { c[i*ldc+j] = s } else { c[i*ldc+j] = s + beta*c[i*ldc+j] }
+//		}
+//	}
+//
+// beta must be +0 when C is not to be read.
+//
+//go:noescape
+func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, beta float32)
+
+// fmaPeakAVX2 runs n iterations of 24 independent 8-lane fused multiply-adds
+// (12 accumulators, two rounds): 384*n flops.
+//
+//	for i := 0; i < n; i++ { for r := 0; r < 24; r++ { acc[r%12] += x * y } }
+func fmaPeakAVX2(n int)
+
+// axpyAVX2 adds alpha*x to y; len(y) >= len(x).
+//
+//	for i, v := range x { y[i] += alpha * v }
+//
+//go:noescape
+func axpyAVX2(alpha float32, x, y []float32)
+
+// dotAVX2 returns the dot product of x and y; len(y) >= len(x).
+//
+//	for i, v := range x { s += v * y[i] }
+//
+//go:noescape
+func dotAVX2(x, y []float32) float32
+
+// scaleAVX2 multiplies x by alpha in place.
+//
+//	for i := range x { x[i] *= alpha }
+//
+//go:noescape
+func scaleAVX2(alpha float32, x []float32)
+
+// addAVX2 stores a+b in dst; len(a), len(b) >= len(dst).
+//
+//	for i := range dst { dst[i] = a[i] + b[i] }
+//
+//go:noescape
+func addAVX2(dst, a, b []float32)

@@ -1,0 +1,29 @@
+//go:build noasm || !amd64
+
+package tensor
+
+// Builds without assembly: the AVX2 names forward to the pure-Go twins, so
+// the dispatching code compiles unchanged; useAVX2 is false and they are
+// never reached through it.
+
+const asmBuild = false
+
+// sgemmKernelAVX2 is sgemmKernelGo in builds without assembly.
+func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, beta float32) {
+	sgemmKernelGo(k, a, b, c, ldc, beta)
+}
+
+// fmaPeakAVX2 is unused in builds without assembly.
+func fmaPeakAVX2(n int) { fmaPeakGo(n) }
+
+// axpyAVX2 is axpyGo in builds without assembly.
+func axpyAVX2(alpha float32, x, y []float32) { axpyGo(alpha, x, y) }
+
+// dotAVX2 is dotGo in builds without assembly.
+func dotAVX2(x, y []float32) float32 { return dotGo(x, y) }
+
+// scaleAVX2 is scaleGo in builds without assembly.
+func scaleAVX2(alpha float32, x []float32) { scaleGo(alpha, x) }
+
+// addAVX2 is addGo in builds without assembly.
+func addAVX2(dst, a, b []float32) { addGo(dst, a, b) }
