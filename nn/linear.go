@@ -94,57 +94,70 @@ func (l *Linear) AddPerSampleGradSq(sq []float64) {
 	if t*len(sq) != rows || (l.x.Dims() > 1 && l.x.Dim(0) != len(sq)) {
 		panic(fmt.Sprintf("nn: Linear: per-sample norms for %d samples, input was %v", len(sq), l.x.Shape))
 	}
-	l.perSampleSq(sq, t, t*(l.In+l.Out) < l.In*l.Out)
+	l.perSampleSq(sq, t, useGhost(t, l.In, l.Out))
 }
 
 func (l *Linear) perSampleSq(sq []float64, t int, ghost bool) {
-	in, out := l.In, l.Out
-	x, dy := l.x.Values(), l.dy.Values()
+	denseSampleSq(sq, l.x.Values(), l.dy.Values(), t, l.In, l.Out, l.Bias != nil, ghost, &l.ga, &l.gb)
+}
+
+// useGhost reports whether the ghost-norm identity is cheaper than forming
+// each sample's [out, in] gradient, for t positions per sample.
+func useGhost(t, in, out int) bool { return t > 1 && t*(in+out) < in*out }
+
+// denseSampleSq adds to sq[n] the squared norm of sample n's gradient of a
+// dense map y = x wᵀ + b, given its input x [N·t, in] and output gradient
+// dy [N·t, out]: ‖Σₜ dyₜ xₜᵀ‖², plus ‖Σₜ dyₜ‖² when bias is set. ga and gb
+// hold scratch buffers between calls.
+func denseSampleSq(sq []float64, x, dy []float32, t, in, out int, bias, ghost bool, ga, gb **tensor.Tensor) {
 	if t == 1 {
-		bias := 0.0
-		if l.Bias != nil {
-			bias = 1
+		b := 0.0
+		if bias {
+			b = 1
 		}
 		tensor.Parallel(len(sq), 64, func(lo, hi int) {
 			for n := lo; n < hi; n++ {
-				gy := sqNorm(dy[n*out : (n+1)*out])
-				sq[n] += gy * (sqNorm(x[n*in:(n+1)*in]) + bias)
+				sq[n] += sqNorm(dy[n*out:(n+1)*out]) * (sqNorm(x[n*in:(n+1)*in]) + b)
 			}
 		})
 		return
 	}
 	if ghost {
-		ga := tensor.Ensure(&l.ga, t, t).Values()
-		gb := tensor.Ensure(&l.gb, t, t).Values()
+		a := tensor.Ensure(ga, t, t).Values()
+		b := tensor.Ensure(gb, t, t).Values()
 		for n := range sq {
 			xn, dyn := x[n*t*in:(n+1)*t*in], dy[n*t*out:(n+1)*t*out]
-			tensor.Gemm(false, true, t, t, in, 1, xn, in, xn, in, 0, ga, t)
-			tensor.Gemm(false, true, t, t, out, 1, dyn, out, dyn, out, 0, gb, t)
+			tensor.Gemm(false, true, t, t, in, 1, xn, in, xn, in, 0, a, t)
+			tensor.Gemm(false, true, t, t, out, 1, dyn, out, dyn, out, 0, b, t)
 			var s float64
-			for i, v := range ga {
-				s += float64(v) * float64(gb[i])
+			for i, v := range a {
+				s += float64(v) * float64(b[i])
 			}
 			sq[n] += s
 		}
 	} else {
-		g := tensor.Ensure(&l.ga, out, in).Values()
+		g := tensor.Ensure(ga, out, in).Values()
 		for n := range sq {
 			tensor.Gemm(true, false, out, in, t, 1, dy[n*t*out:], out, x[n*t*in:], in, 0, g, in)
 			sq[n] += sqNorm(g)
 		}
 	}
-	if l.Bias == nil {
-		return
-	}
-	gb := tensor.Ensure(&l.gb, out).Values()
-	for n := range sq {
-		clear(gb)
-		for r := n * t; r < (n+1)*t; r++ {
-			for j, v := range dy[r*out : (r+1)*out] {
-				gb[j] += v
-			}
+	if bias {
+		// Any scratch of at least out values will do; keeping the ghost
+		// path's buffer avoids reallocating it every call.
+		if *gb == nil || len((*gb).Data) < out {
+			tensor.Ensure(gb, out)
 		}
-		sq[n] += sqNorm(gb)
+		sq1 := (*gb).Data[:out]
+		for n := range sq {
+			clear(sq1)
+			for r := n * t; r < (n+1)*t; r++ {
+				for j, v := range dy[r*out : (r+1)*out] {
+					sq1[j] += v
+				}
+			}
+			sq[n] += sqNorm(sq1)
+		}
 	}
 }
 
