@@ -54,7 +54,9 @@ func NewMultiheadAttention(rng *rand.Rand, dim, heads int) *MultiheadAttention {
 func (m *MultiheadAttention) Params() []*Param { return []*Param{m.InProjWeight, m.InProjBias} }
 
 // Children returns out_proj.
-func (m *MultiheadAttention) Children() []Child { return []Child{{Name: "out_proj", Module: m.OutProj}} }
+func (m *MultiheadAttention) Children() []Child {
+	return []Child{{Name: "out_proj", Module: m.OutProj}}
+}
 
 // Weights returns the attention weights of the last Forward, [N, Heads, T,
 // T], each row a distribution over the keys (attention maps for
