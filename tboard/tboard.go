@@ -173,7 +173,9 @@ func (w *Writer) write(step int64, fill func(*enc)) error {
 	now := w.now()
 	e := enc{b: w.ev[:0]}
 	e.double(1, float64(now.UnixNano())/1e9)
-	e.varint(2, uint64(step))
+	if step != 0 { // proto3 leaves default values out
+		e.varint(2, uint64(step))
+	}
 	fill(&e)
 	w.ev = e.b
 	w.rec = appendRecord(w.rec[:0], e.b)
