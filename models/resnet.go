@@ -1,0 +1,318 @@
+package models
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/deepscope/deepscope/nn"
+	"github.com/deepscope/deepscope/tensor"
+)
+
+// ResNet is the residual network of He et al. (2016) in torchvision's layout:
+// conv1, bn1, (maxpool), layer1..layer4 of residual blocks, global average
+// pooling and fc. Parameter names match torchvision's state_dict
+// ("layer1.0.conv1.weight", "layer2.0.downsample.0.weight", "fc.bias").
+type ResNet struct {
+	Conv1   *nn.Conv2d
+	BN1     *nn.BatchNorm2d
+	ReLU    *nn.ReLU
+	MaxPool *nn.MaxPool2d // nil in the MedMNIST variant
+	Layers  [4]*nn.Sequential
+	Pool    *nn.GlobalAvgPool
+	Drop    *nn.Dropout // nil unless dropout before fc was asked for
+	FC      *nn.Linear
+}
+
+// ResNetConfig chooses a ResNet variant.
+type ResNetConfig struct {
+	Blocks     [4]int // residual blocks per stage: {2,2,2,2} for ResNet-18
+	Bottleneck bool   // bottleneck blocks with expansion 4 (ResNet-50 and deeper)
+	Classes    int
+	InChannels int
+	// SmallInput selects the MedMNIST stem: a 3x3 stride-1 convolution and
+	// no max-pool, for 28-64 px inputs. Otherwise the ImageNet stem: 7x7
+	// stride 2 and a 3x3 stride-2 max-pool.
+	SmallInput bool
+	StemStride int     // stride of the small-input stem; 0 means 1
+	Width      int     // channels of the first stage; 64 in the paper
+	Dropout    float64 // dropout before fc; 0 for none
+	// TorchInit re-initialises convolutions with Kaiming normal (fan_out),
+	// as torchvision does; otherwise PyTorch's layer defaults stay, as in
+	// the MedMNIST reference code.
+	TorchInit bool
+}
+
+// NewResNet builds a ResNet from cfg with weights drawn from rng.
+func NewResNet(rng *rand.Rand, cfg ResNetConfig) *ResNet {
+	if cfg.Width == 0 {
+		cfg.Width = 64
+	}
+	if cfg.InChannels == 0 {
+		cfg.InChannels = 3
+	}
+	w := cfg.Width
+	r := &ResNet{ReLU: &nn.ReLU{}, Pool: &nn.GlobalAvgPool{}}
+	if cfg.SmallInput {
+		r.Conv1 = nn.NewConv2d(rng, nn.ConvConfig{In: cfg.InChannels, Out: w, Kernel: 3, Stride: max(cfg.StemStride, 1), Padding: 1})
+	} else {
+		r.Conv1 = nn.NewConv2d(rng, nn.ConvConfig{In: cfg.InChannels, Out: w, Kernel: 7, Stride: 2, Padding: 3})
+		r.MaxPool = nn.NewMaxPool2d(3, 2, 1)
+	}
+	r.BN1 = nn.NewBatchNorm2d(w)
+	in := w
+	for s := 0; s < 4; s++ {
+		width := w << s
+		stride := 2
+		if s == 0 {
+			stride = 1
+		}
+		var blocks []nn.Module
+		for b := 0; b < cfg.Blocks[s]; b++ {
+			st := 1
+			if b == 0 {
+				st = stride
+			}
+			if cfg.Bottleneck {
+				blocks = append(blocks, newBottleneck(rng, in, width, st))
+				in = width * 4
+			} else {
+				blocks = append(blocks, newBasicBlock(rng, in, width, st))
+				in = width
+			}
+		}
+		r.Layers[s] = nn.NewSequential(blocks...)
+	}
+	if cfg.Dropout > 0 {
+		r.Drop = nn.NewDropout(cfg.Dropout)
+	}
+	r.FC = nn.NewLinear(rng, in, cfg.Classes, true)
+	if cfg.TorchInit {
+		kaimingConvs(rng, r)
+	}
+	return r
+}
+
+// kaimingConvs redraws every convolution weight from N(0, 2/fan_out), the
+// initialisation torchvision gives its ResNets.
+func kaimingConvs(rng *rand.Rand, m nn.Module) {
+	var visit func(nn.Module)
+	visit = func(m nn.Module) {
+		if c, ok := m.(*nn.Conv2d); ok {
+			s := c.Weight.Value.Shape // [out, in/groups, k, k]
+			std := math.Sqrt(2 / float64(s[0]*s[2]*s[3]))
+			v := c.Weight.Value.Values()
+			for i := range v {
+				v[i] = float32(rng.NormFloat64() * std)
+			}
+		}
+		if p, ok := m.(nn.Parent); ok {
+			for _, c := range p.Children() {
+				visit(c.Module)
+			}
+		}
+	}
+	visit(m)
+}
+
+// Children names the parts as torchvision does.
+func (r *ResNet) Children() []nn.Child {
+	cs := []nn.Child{{Name: "conv1", Module: r.Conv1}, {Name: "bn1", Module: r.BN1}}
+	for i, l := range r.Layers {
+		cs = append(cs, nn.Child{Name: "layer" + string(rune('1'+i)), Module: l})
+	}
+	if r.Drop != nil {
+		cs = append(cs, nn.Child{Name: "dropout", Module: r.Drop})
+	}
+	return append(cs, nn.Child{Name: "fc", Module: r.FC})
+}
+
+// Forward maps images [N, H, W, C] to logits [N, classes].
+func (r *ResNet) Forward(x *tensor.Tensor) *tensor.Tensor {
+	return r.Head(r.Features(x))
+}
+
+// Backward returns dL/dx for the last Forward, accumulating all gradients.
+func (r *ResNet) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	return r.FeaturesBackward(r.HeadBackward(dy))
+}
+
+// Features runs the network up to the last residual stage and returns its
+// feature map [N, h, w, channels] (what Grad-CAM looks at).
+func (r *ResNet) Features(x *tensor.Tensor) *tensor.Tensor {
+	x = r.ReLU.Forward(r.BN1.Forward(r.Conv1.Forward(x)))
+	if r.MaxPool != nil {
+		x = r.MaxPool.Forward(x)
+	}
+	for _, l := range r.Layers {
+		x = l.Forward(x)
+	}
+	return x
+}
+
+// FeaturesBackward takes dL/d(feature map) and returns dL/dx.
+func (r *ResNet) FeaturesBackward(d *tensor.Tensor) *tensor.Tensor {
+	for i := len(r.Layers) - 1; i >= 0; i-- {
+		d = r.Layers[i].Backward(d)
+	}
+	if r.MaxPool != nil {
+		d = r.MaxPool.Backward(d)
+	}
+	return r.Conv1.Backward(r.BN1.Backward(r.ReLU.Backward(d)))
+}
+
+// Head maps a feature map to logits: global average pooling, dropout, fc.
+func (r *ResNet) Head(f *tensor.Tensor) *tensor.Tensor {
+	z := r.Pool.Forward(f)
+	if r.Drop != nil {
+		z = r.Drop.Forward(z)
+	}
+	return r.FC.Forward(z)
+}
+
+// HeadBackward takes dL/dlogits and returns dL/d(feature map).
+func (r *ResNet) HeadBackward(dy *tensor.Tensor) *tensor.Tensor {
+	d := r.FC.Backward(dy)
+	if r.Drop != nil {
+		d = r.Drop.Backward(d)
+	}
+	return r.Pool.Backward(d)
+}
+
+// BasicBlock is ResNet-18/34's residual block:
+// relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), where the shortcut is
+// the identity or a strided 1x1 convolution with batch norm ("downsample").
+type BasicBlock struct {
+	Conv1, Conv2 *nn.Conv2d
+	BN1, BN2     *nn.BatchNorm2d
+	ReLU         *nn.ReLU
+	Downsample   *nn.Sequential // nil for the identity shortcut
+
+	x, out, dsum, dx *tensor.Tensor
+}
+
+func newBasicBlock(rng *rand.Rand, in, out, stride int) *BasicBlock {
+	b := &BasicBlock{
+		Conv1: nn.NewConv2d(rng, nn.ConvConfig{In: in, Out: out, Kernel: 3, Stride: stride, Padding: 1}),
+		BN1:   nn.NewBatchNorm2d(out),
+		ReLU:  &nn.ReLU{},
+		Conv2: nn.NewConv2d(rng, nn.ConvConfig{In: out, Out: out, Kernel: 3, Stride: 1, Padding: 1}),
+		BN2:   nn.NewBatchNorm2d(out),
+	}
+	if stride != 1 || in != out {
+		b.Downsample = nn.NewSequential(
+			nn.NewConv2d(rng, nn.ConvConfig{In: in, Out: out, Kernel: 1, Stride: stride}),
+			nn.NewBatchNorm2d(out))
+	}
+	return b
+}
+
+// Children names the parts as torchvision does.
+func (b *BasicBlock) Children() []nn.Child {
+	cs := []nn.Child{{Name: "conv1", Module: b.Conv1}, {Name: "bn1", Module: b.BN1}, {Name: "conv2", Module: b.Conv2}, {Name: "bn2", Module: b.BN2}}
+	if b.Downsample != nil {
+		cs = append(cs, nn.Child{Name: "downsample", Module: b.Downsample})
+	}
+	return cs
+}
+
+// Forward computes the block's output.
+func (b *BasicBlock) Forward(x *tensor.Tensor) *tensor.Tensor {
+	b.x = x
+	a := b.BN2.Forward(b.Conv2.Forward(b.ReLU.Forward(b.BN1.Forward(b.Conv1.Forward(x)))))
+	s := x
+	if b.Downsample != nil {
+		s = b.Downsample.Forward(x)
+	}
+	out := tensor.Ensure(&b.out, a.Shape...)
+	addReLUInto(out, a, s)
+	return out
+}
+
+// Backward runs the gradient through both paths and sums them at the input.
+func (b *BasicBlock) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	dsum := tensor.Ensure(&b.dsum, dy.Shape...)
+	reluBackwardInto(dsum, dy, b.out)
+	d := b.Conv1.Backward(b.BN1.Backward(b.ReLU.Backward(b.Conv2.Backward(b.BN2.Backward(dsum)))))
+	ds := dsum
+	if b.Downsample != nil {
+		ds = b.Downsample.Backward(dsum)
+	}
+	dx := tensor.Ensure(&b.dx, b.x.Shape...)
+	addInto(dx, d, ds)
+	return dx
+}
+
+// Bottleneck is ResNet-50's residual block: 1x1 reduce, 3x3 (strided), 1x1
+// expand by 4, each with batch norm, plus the shortcut, then ReLU.
+type Bottleneck struct {
+	Conv1, Conv2, Conv3 *nn.Conv2d
+	BN1, BN2, BN3       *nn.BatchNorm2d
+	ReLU1, ReLU2        *nn.ReLU
+	Downsample          *nn.Sequential
+
+	x, out, dsum, dx *tensor.Tensor
+}
+
+func newBottleneck(rng *rand.Rand, in, width, stride int) *Bottleneck {
+	out := width * 4
+	b := &Bottleneck{
+		Conv1: nn.NewConv2d(rng, nn.ConvConfig{In: in, Out: width, Kernel: 1}),
+		BN1:   nn.NewBatchNorm2d(width),
+		ReLU1: &nn.ReLU{},
+		Conv2: nn.NewConv2d(rng, nn.ConvConfig{In: width, Out: width, Kernel: 3, Stride: stride, Padding: 1}),
+		BN2:   nn.NewBatchNorm2d(width),
+		ReLU2: &nn.ReLU{},
+		Conv3: nn.NewConv2d(rng, nn.ConvConfig{In: width, Out: out, Kernel: 1}),
+		BN3:   nn.NewBatchNorm2d(out),
+	}
+	if stride != 1 || in != out {
+		b.Downsample = nn.NewSequential(
+			nn.NewConv2d(rng, nn.ConvConfig{In: in, Out: out, Kernel: 1, Stride: stride}),
+			nn.NewBatchNorm2d(out))
+	}
+	return b
+}
+
+// Children names the parts as torchvision does.
+func (b *Bottleneck) Children() []nn.Child {
+	cs := []nn.Child{
+		{Name: "conv1", Module: b.Conv1}, {Name: "bn1", Module: b.BN1},
+		{Name: "conv2", Module: b.Conv2}, {Name: "bn2", Module: b.BN2},
+		{Name: "conv3", Module: b.Conv3}, {Name: "bn3", Module: b.BN3},
+	}
+	if b.Downsample != nil {
+		cs = append(cs, nn.Child{Name: "downsample", Module: b.Downsample})
+	}
+	return cs
+}
+
+// Forward computes the block's output.
+func (b *Bottleneck) Forward(x *tensor.Tensor) *tensor.Tensor {
+	b.x = x
+	h := b.ReLU1.Forward(b.BN1.Forward(b.Conv1.Forward(x)))
+	h = b.ReLU2.Forward(b.BN2.Forward(b.Conv2.Forward(h)))
+	a := b.BN3.Forward(b.Conv3.Forward(h))
+	s := x
+	if b.Downsample != nil {
+		s = b.Downsample.Forward(x)
+	}
+	out := tensor.Ensure(&b.out, a.Shape...)
+	addReLUInto(out, a, s)
+	return out
+}
+
+// Backward runs the gradient through both paths and sums them at the input.
+func (b *Bottleneck) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	dsum := tensor.Ensure(&b.dsum, dy.Shape...)
+	reluBackwardInto(dsum, dy, b.out)
+	d := b.Conv3.Backward(b.BN3.Backward(dsum))
+	d = b.Conv2.Backward(b.BN2.Backward(b.ReLU2.Backward(d)))
+	d = b.Conv1.Backward(b.BN1.Backward(b.ReLU1.Backward(d)))
+	ds := dsum
+	if b.Downsample != nil {
+		ds = b.Downsample.Backward(dsum)
+	}
+	dx := tensor.Ensure(&b.dx, b.x.Shape...)
+	addInto(dx, d, ds)
+	return dx
+}
