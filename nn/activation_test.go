@@ -118,3 +118,66 @@ func TestGELUBadApproximatePanics(t *testing.T) {
 	}()
 	(&GELU{Approximate: "fast"}).Forward(tensor.New(2))
 }
+
+func TestFloat32Functions(t *testing.T) {
+	// The float32 element functions against math's float64 ones over a fine
+	// grid: relative error for sigmoid and tanh, absolute for erf.
+	cases := []struct {
+		name     string
+		f        func(float32) float32
+		ref      func(float64) float64
+		lo, hi   float32
+		tol      float64
+		relative bool
+	}{
+		{"sigmoid32", sigmoid32, func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }, -80, 80, 3e-7, true},
+		{"tanh32", tanh32, math.Tanh, -20, 20, 3e-7, true},
+		{"erf32", erf32, math.Erf, -6, 6, 5e-7, false},
+	}
+	for _, c := range cases {
+		worst := 0.0
+		for x := c.lo; x < c.hi; x += 0.000731 {
+			got, want := float64(c.f(x)), c.ref(float64(x))
+			e := math.Abs(got - want)
+			if c.relative && want != 0 {
+				e /= math.Abs(want)
+			}
+			worst = math.Max(worst, e)
+		}
+		if worst > c.tol {
+			t.Errorf("%s: error up to %g, want at most %g", c.name, worst, c.tol)
+		}
+		for _, x := range []float32{float32(math.Inf(1)), float32(math.Inf(-1))} {
+			if got, want := float64(c.f(x)), c.ref(float64(x)); got != want {
+				t.Errorf("%s(%g) = %g, want %g", c.name, x, got, want)
+			}
+		}
+		if got := c.f(float32(math.NaN())); !math.IsNaN(float64(got)) {
+			t.Errorf("%s(NaN) = %g", c.name, got)
+		}
+	}
+	// tanh32 is odd and exact at 0; tiny arguments keep full relative precision.
+	if tanh32(1e-20) != 1e-20 || tanh32(-0.3) != -tanh32(0.3) {
+		t.Error("tanh32 loses precision near 0 or is not odd")
+	}
+}
+
+// BenchmarkActivations times forward and backward of each activation over
+// a ViT-sized hidden layer (64 × 197 × 384 values).
+func BenchmarkActivations(b *testing.B) {
+	rng := rand.New(rand.NewPCG(11, 1))
+	x := tensor.Randn(rng, 1, 64*197, 384)
+	dy := tensor.Randn(rng, 1, 64*197, 384)
+	for _, c := range []struct {
+		name string
+		m    Module
+	}{{"ReLU", &ReLU{}}, {"GELU", &GELU{}}, {"GELU tanh", &GELU{Approximate: "tanh"}}, {"SiLU", &SiLU{}}, {"Sigmoid", &Sigmoid{}}, {"Tanh", &Tanh{}}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(4 * x.Len()))
+			for b.Loop() {
+				c.m.Forward(x)
+				c.m.Backward(dy)
+			}
+		})
+	}
+}

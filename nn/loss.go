@@ -97,7 +97,7 @@ func (c *CrossEntropy) Backward() *tensor.Tensor {
 			y := c.targets[n]
 			a := hard * c.classWeight(y)
 			for k, lp := range logp[n*nc : (n+1)*nc] {
-				p := math.Exp(float64(lp))
+				p := float64(tensor.Exp32(lp))
 				d := a*p + soft*(wtotal*p-c.classWeight(k))
 				if k == y {
 					d -= a
@@ -162,7 +162,8 @@ func (b *BCEWithLogits) Backward() *tensor.Tensor {
 	for i, v := range xv {
 		y := float64(yv[i])
 		l := 1 + (b.posWeight(i%nc)-1)*y
-		gv[i] = float32(((1 - y) - l*sigmoid(-float64(v))) * inv)
+		sneg := 1 / (1 + math.Exp(float64(v))) // σ(−x)
+		gv[i] = float32(((1 - y) - l*sneg) * inv)
 	}
 	return g
 }

@@ -189,3 +189,54 @@ func BenchmarkSoftmaxRows(b *testing.B) {
 }
 
 func benchName(rows, cols int) string { return fmt.Sprintf("rows=%d,cols=%d", rows, cols) }
+
+func TestExp32(t *testing.T) {
+	// Relative error against math.Exp over the whole normal range.
+	worst := 0.0
+	for x := float32(-87.3); x < 88.72; x += 0.00037 {
+		got, want := float64(tensor.Exp32(x)), math.Exp(float64(x))
+		if e := math.Abs(got-want) / want; e > worst {
+			worst = e
+		}
+	}
+	if worst > 1e-7 {
+		t.Errorf("Exp32 relative error up to %g", worst)
+	}
+	inf := float32(math.Inf(1))
+	cases := []struct{ x, want float32 }{
+		{0, 1}, {1, math.E}, {-1, 1 / math.E},
+		{88.72283, 3.4027981e38}, {88.8, inf}, {inf, inf},
+		{-103.9, float32(math.Exp(-103.9))}, {-104, 0}, {-inf, 0},
+		{-100, float32(math.Exp(-100))}, // denormal
+	}
+	for _, c := range cases {
+		if got := tensor.Exp32(c.x); math.Abs(float64(got-c.want)) > 2e-7*math.Abs(float64(c.want)) && got != c.want {
+			t.Errorf("Exp32(%g) = %g, want %g", c.x, got, c.want)
+		}
+	}
+	if got := tensor.Exp32(float32(math.NaN())); !math.IsNaN(float64(got)) {
+		t.Errorf("Exp32(NaN) = %g", got)
+	}
+}
+
+func BenchmarkExp32(b *testing.B) {
+	x := make([]float32, 4096)
+	for i := range x {
+		x[i] = float32(i%200)/20 - 5
+	}
+	y := make([]float32, len(x))
+	b.Run("Exp32", func(b *testing.B) {
+		for b.Loop() {
+			for i, v := range x {
+				y[i] = tensor.Exp32(v)
+			}
+		}
+	})
+	b.Run("math.Exp", func(b *testing.B) {
+		for b.Loop() {
+			for i, v := range x {
+				y[i] = float32(math.Exp(float64(v)))
+			}
+		}
+	})
+}
