@@ -103,6 +103,25 @@ func bootstrap(n, m int, o Options, newStat func() statFunc) []Interval {
 	return out
 }
 
+// edgeInterval returns the exact (Clopper-Pearson) interval for a
+// proportion estimated as 0 or 1 from n trials, where every bootstrap
+// resample repeats the estimate and the percentile interval collapses to a
+// point: [(a/2)^(1/n), 1] for all successes, [0, 1-(a/2)^(1/n)] for none,
+// with a = 1 - level. Any other estimate keeps the bootstrap interval iv.
+func edgeInterval(p float64, n int, level float64, iv Interval) Interval {
+	if n <= 0 || !iv.Valid() {
+		return iv
+	}
+	b := math.Pow((1-level)/2, 1/float64(n))
+	switch p {
+	case 1:
+		return Interval{b, 1}
+	case 0:
+		return Interval{0, 1 - b}
+	}
+	return iv
+}
+
 // quantile returns the q-quantile of sorted x by linear interpolation
 // between order statistics (NumPy's default, "linear").
 func quantile(x []float64, q float64) float64 {

@@ -19,6 +19,13 @@
 // own random stream derived from the seed and the resample index, so the
 // intervals depend only on the seed, never on the number of workers.
 //
+// Intervals are bootstrap percentile intervals, except for a proportion
+// (accuracy, a class's precision or recall) estimated as exactly 0 or 1:
+// there every resample repeats the estimate and the percentile interval
+// shrinks to a point, so the exact Clopper-Pearson interval is given
+// instead (for 244 of 244 right at 95%, [0.985, 1]). AUC of perfectly
+// separated classes keeps its degenerate [1, 1].
+//
 // Undefined values (the AUC of a class with no positive sample, the
 // precision of a class never predicted) are NaN in Go and null in JSON;
 // averages skip them, as scikit-learn's do with its default labels.

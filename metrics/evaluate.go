@@ -54,7 +54,7 @@ func Evaluate(labels []int, probs [][]float64, classes []string, o Options) (*Re
 	}
 	d.stats()(ones, point)
 	ci := bootstrap(n, m, o, d.stats)
-	r.Accuracy, r.AccuracyCI = point[0], ci[0]
+	r.Accuracy, r.AccuracyCI = point[0], edgeInterval(point[0], n, o.Level, ci[0])
 	r.BalancedAccuracy, r.BalancedAccuracyCI = point[1], ci[1]
 	r.MacroF1, r.MacroF1CI = point[2], ci[2]
 	r.AUC, r.AUCCI = point[3], ci[3]
@@ -84,6 +84,8 @@ func Evaluate(labels []int, probs [][]float64, classes []string, o Options) (*Re
 			cr.Support += r.Confusion[c][t]
 			cr.Predicted += r.Confusion[t][c]
 		}
+		cr.PrecisionCI = edgeInterval(cr.Precision, cr.Predicted, o.Level, cr.PrecisionCI)
+		cr.RecallCI = edgeInterval(cr.Recall, cr.Support, o.Level, cr.RecallCI)
 		if o.ROCPoints > 0 {
 			cr.ROC = d.ranks[c].roc(o.ROCPoints)
 		}

@@ -390,3 +390,34 @@ func TestRows(t *testing.T) {
 		t.Errorf("Rows = %v", rows)
 	}
 }
+
+// TestEdgeInterval: a class recalled perfectly gets the exact interval, not
+// the bootstrap's [1, 1]; 244 of 244 at 95% gives a lower end of 0.985.
+func TestEdgeInterval(t *testing.T) {
+	n := 244
+	labels := make([]int, 2*n)
+	probs := make([][]float64, 2*n)
+	for i := range labels {
+		labels[i] = i % 2
+		probs[i] = []float64{0.9, 0.1}
+		if i%2 == 1 {
+			probs[i] = []float64{0.1, 0.9}
+		}
+	}
+	probs[1] = []float64{0.6, 0.4} // one class-1 image called class 0
+	r, err := Evaluate(labels, probs, nil, Options{Resamples: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c0 := r.PerClass[0]
+	if c0.Recall != 1 || math.Abs(c0.RecallCI[0]-0.98500) > 5e-5 || c0.RecallCI[1] != 1 {
+		t.Errorf("recall %v interval %v, want 1 in [0.98500, 1]", c0.Recall, c0.RecallCI)
+	}
+	c1 := r.PerClass[1]
+	if c1.Precision != 1 || c1.PrecisionCI[0] >= 1 || c1.Recall == 1 || !c1.RecallCI.Contains(c1.Recall) {
+		t.Errorf("class 1 precision %v %v, recall %v %v", c1.Precision, c1.PrecisionCI, c1.Recall, c1.RecallCI)
+	}
+	if iv := edgeInterval(0, 10, 0.95, Interval{0, 0}); math.Abs(iv[1]-0.30850) > 5e-5 {
+		t.Errorf("0 of 10: %v, want [0, 0.30850]", iv)
+	}
+}

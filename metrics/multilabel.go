@@ -67,7 +67,7 @@ func EvaluateMultiLabel(labels [][]bool, probs [][]float64, names []string, o Op
 	}
 	d.stats()(ones, point)
 	ci := bootstrap(n, m, o, d.stats)
-	r.SubsetAccuracy, r.SubsetAccuracyCI = point[0], ci[0]
+	r.SubsetAccuracy, r.SubsetAccuracyCI = point[0], edgeInterval(point[0], n, o.Level, ci[0])
 	r.HammingLoss, r.HammingLossCI = point[1], ci[1]
 	r.MacroF1, r.MacroF1CI = point[2], ci[2]
 	r.AUC, r.AUCCI = point[3], ci[3]
@@ -88,6 +88,8 @@ func EvaluateMultiLabel(labels [][]bool, probs [][]float64, names []string, o Op
 				cr.Predicted++
 			}
 		}
+		cr.PrecisionCI = edgeInterval(cr.Precision, cr.Predicted, o.Level, cr.PrecisionCI)
+		cr.RecallCI = edgeInterval(cr.Recall, cr.Support, o.Level, cr.RecallCI)
 		if o.ROCPoints > 0 {
 			cr.ROC = d.ranks[c].roc(o.ROCPoints)
 		}
