@@ -69,7 +69,7 @@ func lineChart(label, ylabel string, ss []series, best int, unit bool) template.
 	if best > 0 {
 		px := x.at(float64(best))
 		s.line(px, top, px, bottom, `class="marker"`)
-		s.text(px-3, bottom-5, "end", `class="note"`, "kept")
+		s.text(px, top-4, "middle", `class="note"`, "kept")
 	}
 	lx := left
 	for i, se := range ss {
