@@ -171,27 +171,41 @@ func TestDecodeFastPathsMatchGeneric(t *testing.T) {
 	src := testImage(10, 7, 5)
 	rgba := image.NewRGBA(src.Bounds())
 	gray := image.NewGray(src.Bounds())
-	ycc := image.NewYCbCr(src.Bounds(), image.YCbCrSubsampleRatio420)
+	var yccs []image.Image
+	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
+		image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410} {
+		ycc := image.NewYCbCr(src.Bounds(), ratio)
+		for y := 0; y < 7; y++ {
+			for x := 0; x < 10; x++ {
+				c := src.NRGBAAt(x, y)
+				yy, cb, cr := color.RGBToYCbCr(c.R, c.G, c.B)
+				ycc.Y[ycc.YOffset(x, y)] = yy
+				ycc.Cb[ycc.COffset(x, y)] = cb
+				ycc.Cr[ycc.COffset(x, y)] = cr
+			}
+		}
+		// A sub-image has a non-zero origin and a stride wider than its rows.
+		yccs = append(yccs, ycc, ycc.SubImage(image.Rect(1, 1, 7, 5)), ycc.SubImage(image.Rect(3, 2, 10, 7)))
+	}
 	for y := 0; y < 7; y++ {
 		for x := 0; x < 10; x++ {
 			c := src.NRGBAAt(x, y)
 			rgba.Set(x, y, c)
 			gray.Set(x, y, c)
-			yy, cb, cr := color.RGBToYCbCr(c.R, c.G, c.B)
-			ycc.Y[ycc.YOffset(x, y)] = yy
-			ycc.Cb[ycc.COffset(x, y)] = cb
-			ycc.Cr[ycc.COffset(x, y)] = cr
 		}
 	}
-	// A sub-image has a non-zero origin and a stride wider than its rows.
 	sub := src.SubImage(image.Rect(2, 1, 9, 6))
-	for _, img := range []image.Image{src, rgba, gray, ycc, sub, ycc.SubImage(image.Rect(1, 1, 7, 5))} {
+	for _, img := range append([]image.Image{src, rgba, gray, sub}, yccs...) {
 		fast, slow := imageToTensor(img), genericToTensor(img)
 		if !equalInts(fast.Shape, slow.Shape) {
 			t.Fatalf("%T: shapes %v and %v", img, fast.Shape, slow.Shape)
 		}
 		for i := range fast.Data {
-			if math.Abs(float64(fast.Data[i]-slow.Data[i])) > 1.5/255 {
+			tol := 1e-6
+			if _, ok := img.(*image.YCbCr); ok {
+				tol = 1.01 / 255 // the colour interface converts YCbCr with 16-bit precision
+			}
+			if math.Abs(float64(fast.Data[i]-slow.Data[i])) > tol {
 				t.Fatalf("%T: element %d: fast %g, generic %g", img, i, fast.Data[i], slow.Data[i])
 			}
 		}
@@ -221,4 +235,51 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+func TestYCbCrMatchesStdlib(t *testing.T) {
+	// Every (Cb, Cr) pair at a range of lumas, against color.YCbCrToRGB.
+	for yv := 0; yv < 256; yv += 5 {
+		m := image.NewYCbCr(image.Rect(0, 0, 256, 256), image.YCbCrSubsampleRatio444)
+		for i := range m.Y {
+			m.Y[i], m.Cb[i], m.Cr[i] = uint8(yv), uint8(i%256), uint8(i/256)
+		}
+		pix, _, _, _, ok := image8(m, nil)
+		if !ok {
+			t.Fatal("YCbCr not taken by the 8-bit path")
+		}
+		for i := range m.Y {
+			r, g, b := color.YCbCrToRGB(m.Y[i], m.Cb[i], m.Cr[i])
+			if pix[3*i] != r || pix[3*i+1] != g || pix[3*i+2] != b {
+				t.Fatalf("Y=%d Cb=%d Cr=%d: %v, want %d %d %d", yv, m.Cb[i], m.Cr[i], pix[3*i:3*i+3], r, g, b)
+			}
+		}
+	}
+}
+
+func TestYCbCrSubsampled(t *testing.T) {
+	// Subsampled and cropped images, pixel by pixel against the stdlib.
+	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
+		image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410} {
+		m := image.NewYCbCr(image.Rect(0, 0, 13, 9), ratio)
+		for i := range m.Y {
+			m.Y[i] = uint8(i * 37)
+		}
+		for i := range m.Cb {
+			m.Cb[i], m.Cr[i] = uint8(i*53+7), uint8(i*91+100)
+		}
+		for _, r := range []image.Rectangle{m.Rect, image.Rect(1, 1, 12, 8), image.Rect(3, 2, 13, 9), image.Rect(5, 0, 6, 9)} {
+			sub := m.SubImage(r).(*image.YCbCr)
+			pix, h, w, _, _ := image8(sub, nil)
+			for y := 0; y < h; y++ {
+				for x := 0; x < w; x++ {
+					c := sub.YCbCrAt(r.Min.X+x, r.Min.Y+y)
+					rr, gg, bb := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+					if o := 3 * (y*w + x); pix[o] != rr || pix[o+1] != gg || pix[o+2] != bb {
+						t.Fatalf("%v %v (%d,%d): %v, want %d %d %d", ratio, r, x, y, pix[o:o+3], rr, gg, bb)
+					}
+				}
+			}
+		}
+	}
 }

@@ -81,7 +81,8 @@ type Loader struct {
 	badMu sync.Mutex
 	bad   map[int]*FileError
 
-	scale, shift []float32 // normalisation as v*scale + shift
+	scale, shift []float32      // normalisation as v*scale + shift
+	lut          [][256]float32 // byte to normalised value, per channel (one when all agree)
 }
 
 type cacheEntry struct {
@@ -100,11 +101,14 @@ type slot struct {
 }
 
 type worker struct {
-	buf []byte
+	buf []byte // file contents
+	dec []byte // decoded 8-bit pixels
 	pcg *rand.PCG
 	rng *rand.Rand
-	img *tensor.Tensor
-	u8  []byte
+	img *tensor.Tensor // 8-bit pixels as floats
+	pre *tensor.Tensor // preprocessed image
+	tmp []float32      // resampler rows
+	u8  []byte         // preprocessed image as bytes
 }
 
 // NewLoader returns a Loader over ds. It checks the configuration and the
@@ -145,6 +149,16 @@ func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
 		}
 		l.scale = append(l.scale, 1/s)
 		l.shift = append(l.shift, -cfg.Normalize.Mean[i]/s)
+	}
+	l.lut = make([][256]float32, max(1, len(l.scale)))
+	for ch := range l.lut {
+		for v := range 256 {
+			x := u8[v]
+			if len(l.scale) > 0 {
+				x = x*l.scale[ch] + l.shift[ch]
+			}
+			l.lut[ch][v] = x
+		}
 	}
 	if cfg.Cache {
 		l.cache = make([]cacheEntry, len(ds.Items))

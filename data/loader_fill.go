@@ -13,9 +13,10 @@ func (l *Loader) fill(s *slot, w *worker, e, k int) error {
 	b := &s.batch
 	b.Epoch, b.Index = e, k
 	b.Labels, b.Indices = b.Labels[:0], b.Indices[:0]
+	var sh [3]int
 	p := 0
 	for _, idx := range l.order[lo:hi] {
-		img, err := l.sample(idx, w)
+		pix, ish, err := l.load(idx, w)
 		if err != nil {
 			if l.cfg.OnBad == OnBadSkip {
 				l.markBad(idx, err)
@@ -23,18 +24,27 @@ func (l *Loader) fill(s *slot, w *worker, e, k int) error {
 			}
 			return err
 		}
-		if l.cfg.Transform != nil {
+		if l.cfg.Transform == nil {
+			sh = ish
+			err = l.place8(s, p, pix, sh, idx)
+		} else {
+			img := w.float(pix, ish)
 			SampleRand(w.pcg, l.cfg.Seed, e, idx)
 			img = l.cfg.Transform.Apply(img, w.rng)
+			if img.Dims() != 3 {
+				return fmt.Errorf("data: %s: transform returned shape %v, want [H, W, C]", l.ds.Name(idx), img.Shape)
+			}
+			img = img.Contiguous()
+			sh = [3]int{img.Shape[0], img.Shape[1], img.Shape[2]}
+			err = l.place(s, p, img.Values(), sh, idx)
 		}
-		if err := l.place(s, p, img, idx); err != nil {
+		if err != nil {
 			return err
 		}
 		p++
 		b.Indices = append(b.Indices, idx)
 		b.Labels = append(b.Labels, l.ds.Items[idx].Label)
 	}
-	sh := l.shape
 	s.x = viewOf(&s.x, s.buf[:p*sh[0]*sh[1]*sh[2]], p, sh[0], sh[1], sh[2])
 	b.X = &s.x
 	b.Targets = nil
@@ -71,13 +81,9 @@ func viewOf(t *tensor.Tensor, data []float32, shape ...int) tensor.Tensor {
 	return v
 }
 
-// place normalises img into position p of slot s's batch buffer.
-func (l *Loader) place(s *slot, p int, img *tensor.Tensor, idx int) error {
-	if img.Dims() != 3 {
-		return fmt.Errorf("data: %s: transform returned shape %v, want [H, W, C]", l.ds.Name(idx), img.Shape)
-	}
-	img = img.Contiguous()
-	sh := [3]int{img.Shape[0], img.Shape[1], img.Shape[2]}
+// slotRoom checks an image's shape against the loader's and returns the
+// batch memory for position p.
+func (l *Loader) slotRoom(s *slot, p int, sh [3]int, idx int) ([]float32, error) {
 	l.shapeMu.Lock()
 	if l.shape == [3]int{} {
 		l.shape = sh
@@ -85,24 +91,31 @@ func (l *Loader) place(s *slot, p int, img *tensor.Tensor, idx int) error {
 	want := l.shape
 	l.shapeMu.Unlock()
 	if sh != want {
-		return fmt.Errorf("data: %s: image is %dx%dx%d after preprocessing, others are %dx%dx%d (set Preprocess.Size and Channels)",
+		return nil, fmt.Errorf("data: %s: image is %dx%dx%d after preprocessing, others are %dx%dx%d (set Preprocess.Size and Channels)",
 			l.ds.Name(idx), sh[0], sh[1], sh[2], want[0], want[1], want[2])
 	}
-	c := sh[2]
-	if len(l.scale) != 0 && len(l.scale) != c {
-		return fmt.Errorf("data: normalize has %d channels, images have %d", len(l.scale), c)
+	if len(l.scale) != 0 && len(l.scale) != sh[2] {
+		return nil, fmt.Errorf("data: normalize has %d channels, images have %d", len(l.scale), sh[2])
 	}
-	n := sh[0] * sh[1] * c
+	n := sh[0] * sh[1] * sh[2]
 	if cap(s.buf) < l.cfg.BatchSize*n {
 		s.buf = make([]float32, l.cfg.BatchSize*n)
 	}
-	dst := s.buf[p*n : (p+1)*n]
-	src := img.Values()
+	return s.buf[p*n : (p+1)*n], nil
+}
+
+// place normalises a float image into position p of slot s's batch.
+func (l *Loader) place(s *slot, p int, src []float32, sh [3]int, idx int) error {
+	dst, err := l.slotRoom(s, p, sh, idx)
+	if err != nil {
+		return err
+	}
 	if len(l.scale) == 0 {
 		copy(dst, src)
 		return nil
 	}
-	for i := 0; i < n; i += c {
+	c := sh[2]
+	for i := 0; i < len(dst); i += c {
 		for ch := 0; ch < c; ch++ {
 			dst[i+ch] = src[i+ch]*l.scale[ch] + l.shift[ch]
 		}
@@ -110,27 +123,95 @@ func (l *Loader) place(s *slot, p int, img *tensor.Tensor, idx int) error {
 	return nil
 }
 
-// sample returns item idx preprocessed, as floats in the worker's scratch
-// tensor, from the cache when it is there.
-func (l *Loader) sample(idx int, w *worker) (*tensor.Tensor, error) {
+// place8 converts and normalises 8-bit pixels into position p of slot s's
+// batch through one 256-entry table per channel.
+func (l *Loader) place8(s *slot, p int, pix []byte, sh [3]int, idx int) error {
+	dst, err := l.slotRoom(s, p, sh, idx)
+	if err != nil {
+		return err
+	}
+	c := sh[2]
+	if len(l.lut) == 1 {
+		lut := &l.lut[0]
+		for i, v := range pix {
+			dst[i] = lut[v]
+		}
+		return nil
+	}
+	for i := 0; i < len(dst); i += c {
+		for ch := 0; ch < c; ch++ {
+			dst[i+ch] = l.lut[ch][pix[i+ch]]
+		}
+	}
+	return nil
+}
+
+// load returns item idx preprocessed to 8-bit pixels [H, W, C], from the
+// cache when it is there. The result may be the worker's scratch memory.
+func (l *Loader) load(idx int, w *worker) ([]byte, [3]int, error) {
 	if l.cache != nil {
 		switch e := &l.cache[idx]; {
 		case e.pix != nil:
-			return w.float(e.pix, int(e.h), int(e.w), int(e.c)), nil
+			return e.pix, [3]int{int(e.h), int(e.w), int(e.c)}, nil
 		case e.err != nil:
-			return nil, e.err
+			return nil, [3]int{}, e.err
 		}
 	}
-	img, err := l.decode(idx, w)
-	if err != nil {
-		if l.cache != nil {
+	pix, sh, err := l.preprocessed(idx, w)
+	if l.cache != nil && !(l.ds.arrays != nil && l.cfg.Preprocess.keeps(sh)) { // array rows are in memory already
+		if err != nil {
 			l.cache[idx].err = err
+		} else {
+			l.cache[idx] = cacheEntry{pix: pix, h: int32(sh[0]), w: int32(sh[1]), c: int32(sh[2])}
 		}
-		return nil, err
 	}
-	img = l.cfg.Preprocess.Apply(img)
-	h, wd, c := img.Shape[0], img.Shape[1], img.Shape[2]
-	n := h * wd * c
+	return pix, sh, err
+}
+
+// preprocessed decodes and preprocesses item idx. 8-bit images that
+// preprocessing leaves alone never become floats. With the cache on, the
+// result is fresh memory (or the dataset's own array row, read only).
+func (l *Loader) preprocessed(idx int, w *worker) ([]byte, [3]int, error) {
+	var pix []byte
+	var sh [3]int
+	var f *tensor.Tensor
+	if l.ds.arrays != nil {
+		a, row, err := l.ds.arrayRow(idx)
+		if err != nil {
+			return nil, sh, err
+		}
+		pix, sh = a.rowBytes(row), [3]int{a.h, a.w, a.c}
+	} else {
+		path := l.ds.FilePath(idx)
+		b, err := readFileInto(path, w.buf)
+		if err != nil {
+			return nil, sh, err
+		}
+		w.buf = b[:0]
+		img, _, err := decodeImage(path, b)
+		if err != nil {
+			return nil, sh, err
+		}
+		var ok bool
+		if pix, sh[0], sh[1], sh[2], ok = image8(img, w.dec); ok {
+			w.dec = pix[:0]
+			if l.cache != nil && l.cfg.Preprocess.keeps(sh) {
+				pix = append([]byte(nil), pix...)
+			}
+		} else {
+			f = imageToTensor(img)
+		}
+	}
+	pre := l.cfg.Preprocess
+	if f == nil && pre.keeps(sh) {
+		return pix, sh, nil
+	}
+	if f == nil {
+		f = w.float(pix, sh)
+	}
+	f = pre.apply(f, &w.pre, &w.tmp)
+	sh = [3]int{f.Shape[0], f.Shape[1], f.Shape[2]}
+	n := sh[0] * sh[1] * sh[2]
 	var q []byte
 	if l.cache != nil {
 		q = make([]byte, n)
@@ -140,18 +221,15 @@ func (l *Loader) sample(idx int, w *worker) (*tensor.Tensor, error) {
 		}
 		q = w.u8[:n]
 	}
-	for i, v := range img.Values() {
+	for i, v := range f.Values() {
 		q[i] = uint8(min(max(v, 0), 1)*255 + 0.5)
 	}
-	if l.cache != nil {
-		l.cache[idx] = cacheEntry{pix: q, h: int32(h), w: int32(wd), c: int32(c)}
-	}
-	return w.float(q, h, wd, c), nil
+	return q, sh, nil
 }
 
 // float converts 8-bit pixels into the worker's scratch tensor.
-func (w *worker) float(pix []byte, h, wd, c int) *tensor.Tensor {
-	tensor.Ensure(&w.img, h, wd, c)
+func (w *worker) float(pix []byte, sh [3]int) *tensor.Tensor {
+	tensor.Ensure(&w.img, sh[0], sh[1], sh[2])
 	dst := w.img.Values()
 	for i, v := range pix {
 		dst[i] = u8[v]
@@ -167,22 +245,4 @@ func (l *Loader) markBad(idx int, err error) {
 	l.badMu.Lock()
 	l.bad[idx] = fe
 	l.badMu.Unlock()
-}
-
-// decode reads item idx from its file or array.
-func (l *Loader) decode(idx int, w *worker) (*tensor.Tensor, error) {
-	if l.ds.arrays != nil {
-		a, row, err := l.ds.arrayRow(idx)
-		if err != nil {
-			return nil, err
-		}
-		return a.image(row), nil
-	}
-	path := l.ds.FilePath(idx)
-	b, err := readFileInto(path, w.buf)
-	if err != nil {
-		return nil, err
-	}
-	w.buf = b[:0]
-	return DecodeBytes(path, b)
 }

@@ -114,6 +114,13 @@ func TestLoaderCacheAndNormalize(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := collect(t, l, 0, 0)
+	// An identity Transform takes the float path; it must agree with the
+	// table lookup used without a Transform.
+	ident, _ := NewLoader(ds, LoaderConfig{BatchSize: 3, Normalize: l.cfg.Normalize,
+		Transform: TransformFunc(func(img *tensor.Tensor, _ *rand.Rand) *tensor.Tensor { return img })})
+	if got := collect(t, ident, 0, 0); !reflect.DeepEqual(got, first) {
+		t.Error("identity transform changes the batches")
+	}
 	if got, want := l.CacheBytes(), int64(8*6*6*3); got != want {
 		t.Errorf("cache holds %d bytes, want %d", got, want)
 	}

@@ -40,11 +40,21 @@ func (p Preprocess) Identity() bool {
 	return p.Size == 0 && (p.Crop == 0 || p.Crop == 1) && p.Channels == 0
 }
 
+// keeps reports whether p leaves an image of shape sh ([H, W, C]) unchanged.
+func (p Preprocess) keeps(sh [3]int) bool {
+	return (p.Crop == 0 || p.Crop == 1) && (p.Size == 0 || p.Size == sh[0] && p.Size == sh[1]) &&
+		(p.Channels == 0 || p.Channels == sh[2])
+}
+
 // Apply returns img [H, W, C] cropped, resized and converted as p says.
 // img itself is returned when there is nothing to do. Downscaling is
 // antialiased: the Catmull-Rom kernel is widened by the scale factor, as
 // PIL's resize does, so no input pixel is skipped.
-func (p Preprocess) Apply(img *tensor.Tensor) *tensor.Tensor {
+func (p Preprocess) Apply(img *tensor.Tensor) *tensor.Tensor { return p.apply(img, nil, nil) }
+
+// apply is Apply with the resized image in *out and the resampler's rows in
+// *scratch, reused when large enough (nil: fresh memory).
+func (p Preprocess) apply(img *tensor.Tensor, out **tensor.Tensor, scratch *[]float32) *tensor.Tensor {
 	if img.Dims() != 3 {
 		panic(fmt.Sprintf("data: Preprocess.Apply of shape %v, want [H, W, C]", img.Shape))
 	}
@@ -60,11 +70,10 @@ func (p Preprocess) Apply(img *tensor.Tensor) *tensor.Tensor {
 	if p.Size == 0 {
 		ow, oh = max(1, int(math.Round(x1-x0))), max(1, int(math.Round(y1-y0)))
 	}
-	out := img
 	if ow != w || oh != h || x0 != 0 || y0 != 0 || x1 != float64(w) || y1 != float64(h) {
-		out = resize(img, x0, y0, x1, y1, oh, ow)
+		img = resize(img, x0, y0, x1, y1, oh, ow, out, scratch)
 	}
-	return convertChannels(out, p.Channels)
+	return convertChannels(img, p.Channels)
 }
 
 // convertChannels returns img with c channels (0: unchanged).

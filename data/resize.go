@@ -77,15 +77,26 @@ func makeTaps(in, out int, b0, b1 float64) *taps {
 	return actual.(*taps)
 }
 
-// resize maps the box [x0,x1)×[y0,y1) of img [H, W, C] onto a new [oh, ow, C]
-// image, clamping the result to [0, 1] (cubic kernels overshoot).
-func resize(img *tensor.Tensor, x0, y0, x1, y1 float64, oh, ow int) *tensor.Tensor {
+// resize maps the box [x0,x1)×[y0,y1) of img [H, W, C] onto an [oh, ow, C]
+// image, clamping the result to [0, 1] (cubic kernels overshoot). The
+// result goes in *out and the intermediate rows in *scratch, both reused
+// when large enough (nil pointers: fresh memory).
+func resize(img *tensor.Tensor, x0, y0, x1, y1 float64, oh, ow int, out **tensor.Tensor, scratch *[]float32) *tensor.Tensor {
 	h, w, c := img.Shape[0], img.Shape[1], img.Shape[2]
 	tx := makeTaps(w, ow, x0, x1)
 	ty := makeTaps(h, oh, y0, y1)
 	// Rows that the vertical pass reads.
 	rlo, rhi := ty.span(h)
-	tmp := make([]float32, (rhi-rlo)*ow*c)
+	var tmp []float32
+	if scratch == nil {
+		scratch = &tmp
+	}
+	if n := (rhi - rlo) * ow * c; cap(*scratch) < n {
+		*scratch = make([]float32, n)
+	} else {
+		*scratch = (*scratch)[:n]
+	}
+	tmp = *scratch
 	src := img.Data
 	n := tx.n
 	for y := rlo; y < rhi; y++ {
@@ -114,11 +125,16 @@ func resize(img *tensor.Tensor, x0, y0, x1, y1 float64, oh, ow int) *tensor.Tens
 			}
 		}
 	}
-	out := tensor.New(oh, ow, c)
+	var res *tensor.Tensor
+	if out == nil {
+		out = &res
+	}
+	o := tensor.Ensure(out, oh, ow, c)
 	stride := ow * c
 	for i := 0; i < oh; i++ {
 		wt := ty.w[i*ty.n : (i+1)*ty.n]
-		dst := out.Data[i*stride : (i+1)*stride]
+		dst := o.Data[i*stride : (i+1)*stride]
+		clear(dst)
 		for k, wk := range wt {
 			if wk == 0 {
 				continue
@@ -133,7 +149,7 @@ func resize(img *tensor.Tensor, x0, y0, x1, y1 float64, oh, ow int) *tensor.Tens
 			dst[j] = min(max(v, 0), 1)
 		}
 	}
-	return out
+	return o
 }
 
 // span returns the range of input indices that t's non-zero weights touch.
