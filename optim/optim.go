@@ -1,9 +1,11 @@
 // Package optim holds the optimizers (SGD, Adam, AdamW), gradient clipping
 // and learning-rate schedules used to train deepscope's models.
 //
-// The optimizers follow torch.optim exactly: the same update formulas, in
-// the same float32 operations and order, the same defaults and the same
-// state ("momentum_buffer", "exp_avg", "exp_avg_sq", "step"). Their state is
+// The optimizers follow torch.optim's single-tensor code: the same update
+// formulas, in the same float32 operations and order, the same defaults and
+// the same state ("momentum_buffer", "exp_avg", "exp_avg_sq", "step"). (Some
+// of PyTorch's vectorised kernels fuse a multiply-add, so results can
+// differ from PyTorch's in the last bit.) Their state is
 // a list of named tensors ("exp_avg.layer1.0.conv1.weight"), so a checkpoint
 // holds it in one safetensors file beside the model's state dict and a
 // resumed run continues bit for bit.
