@@ -33,9 +33,14 @@ func (c ConvConfig) normalised(what string) ConvConfig {
 
 // convColFloats bounds the lowered (im2col) matrix a convolution keeps: the
 // batch is processed in chunks of output pixels whose lowered rows fit in
-// this many float32s (1 MiB), so the buffer stays in cache and memory does
+// this many float32s (4 MiB), so the buffer stays in cache and memory does
 // not grow with the batch.
-var convColFloats = 1 << 18
+var convColFloats = 1 << 20
+
+// convMinRows is the fewest output pixels a chunk holds, however wide its
+// lowered rows: each chunk's GEMM packs the whole weight again, which must
+// be shared by enough rows.
+var convMinRows = 256
 
 // Conv2d is a 2-D convolution over channels-last input [N, H, W, In] giving
 // [N, OH, OW, Out], OH = (H + 2*Padding - Kernel)/Stride + 1, with PyTorch's
@@ -114,7 +119,7 @@ func (l *Conv2d) chunkRows(width, rows int) int {
 	if l.pointwise() {
 		return rows
 	}
-	return max(1, min(rows, convColFloats/width))
+	return max(1, min(rows, max(convColFloats/width, convMinRows)))
 }
 
 // colBuf returns the buffer for n lowered values; a pointwise convolution

@@ -197,23 +197,44 @@ func TestConv2dPerSampleGradSq(t *testing.T) {
 
 // After a warm-up step, a forward and backward allocate no buffers: at
 // most the small closures handed to the worker pool.
-func TestConv2dStepAllocatesLittle(t *testing.T) {
+func TestSpatialLayersStepAllocatesLittle(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
-	for _, c := range []convCase{convCases[2], convCases[4], convCases[7], convCases[10]} {
-		l := NewConv2d(rng, c.cfg)
-		x := tensor.Randn(rng, 1, c.n, c.h, c.w, c.cfg.In)
-		dy := tensor.Randn(rng, 1, l.Forward(x).Shape...)
-		l.Backward(dy)
+	cases := []struct {
+		name  string
+		m     Module
+		shape []int
+	}{
+		{"conv", NewConv2d(rng, ConvConfig{In: 6, Out: 8, Kernel: 3, Stride: 2, Padding: 1, Bias: true}), []int{4, 9, 9, 6}},
+		{"conv1x1", NewConv2d(rng, ConvConfig{In: 6, Out: 8, Kernel: 1}), []int{4, 9, 9, 6}},
+		{"grouped", NewConv2d(rng, ConvConfig{In: 6, Out: 8, Kernel: 3, Padding: 1, Groups: 2}), []int{4, 9, 9, 6}},
+		{"depthwise", NewConv2d(rng, ConvConfig{In: 6, Out: 6, Kernel: 3, Padding: 1, Groups: 6}), []int{4, 9, 9, 6}},
+		{"convT", NewConvTranspose2d(rng, ConvTransposeConfig{ConvConfig{In: 6, Out: 4, Kernel: 2, Stride: 2, Bias: true}, 0}), []int{4, 9, 9, 6}},
+		{"batchnorm", NewBatchNorm2d(6), []int{4, 9, 9, 6}},
+		{"groupnorm", NewGroupNorm(3, 6), []int{4, 9, 9, 6}},
+		{"maxpool", NewMaxPool2d(3, 2, 1), []int{4, 9, 9, 6}},
+		{"avgpool", NewAvgPool2d(3, 2, 1), []int{4, 9, 9, 6}},
+		{"adaptive", NewAdaptiveAvgPool2d(2, 3), []int{4, 9, 9, 6}},
+		{"global", NewGlobalAvgPool(), []int{4, 9, 9, 6}},
+		{"nearest", NewUpsample(2, "nearest"), []int{4, 9, 9, 6}},
+		{"bilinear", NewUpsample(2, "bilinear"), []int{4, 9, 9, 6}},
+	}
+	for _, c := range cases {
+		x := tensor.Randn(rng, 1, c.shape...)
+		dy := tensor.Randn(rng, 1, c.m.Forward(x).Shape...)
+		c.m.Backward(dy)
+		if ps, ok := c.m.(PerSampler); ok {
+			ps.AddPerSampleGradSq(make([]float64, c.shape[0]))
+		}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		const steps = 20
 		for range steps {
-			l.Forward(x)
-			l.Backward(dy)
+			c.m.Forward(x)
+			c.m.Backward(dy)
 		}
 		runtime.ReadMemStats(&after)
-		if per := (after.TotalAlloc - before.TotalAlloc) / steps; per > 4096 {
-			t.Errorf("%v: %d bytes allocated per step", c, per)
+		if per := (after.TotalAlloc - before.TotalAlloc) / steps; per > 2048 {
+			t.Errorf("%s: %d bytes allocated per step", c.name, per)
 		}
 	}
 }
@@ -297,5 +318,30 @@ func BenchmarkConv2dForwardBackward(b *testing.B) {
 			}
 			b.ReportMetric(float64(6*y.Len()*bc.cfg.In*bc.cfg.Kernel*bc.cfg.Kernel)*float64(b.N)/1e9/b.Elapsed().Seconds(), "GFLOP/s")
 		})
+	}
+}
+
+// BenchmarkConv2dChunk sweeps the lowered-chunk budget (convColFloats) on
+// the smallest and largest channel counts of ResNet-18 at 28 px.
+func BenchmarkConv2dChunk(b *testing.B) {
+	for _, bc := range []int{0, 3} {
+		for _, floats := range []int{1 << 16, 1 << 18, 1 << 20, 1 << 22} {
+			c := convBenchCases[bc]
+			b.Run(fmt.Sprintf("%s/%dKiB", c.name, floats*4/1024), func(b *testing.B) {
+				old := convColFloats
+				convColFloats = floats
+				defer func() { convColFloats = old }()
+				rng := rand.New(rand.NewPCG(7, 7))
+				l := NewConv2d(rng, c.cfg)
+				x := tensor.Randn(rng, 1, c.n, c.h, c.w, c.cfg.In)
+				dy := tensor.Randn(rng, 1, l.Forward(x).Shape...)
+				l.Backward(dy)
+				for b.Loop() {
+					l.Forward(x)
+					l.Backward(dy)
+				}
+				b.ReportMetric(float64(6*dy.Len()*c.cfg.In*9)*float64(b.N)/1e9/b.Elapsed().Seconds(), "GFLOP/s")
+			})
+		}
 	}
 }

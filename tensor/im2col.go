@@ -170,8 +170,11 @@ func col2imRow(g ConvGeom, col []float32, c0, cn, row0, rows, n, ih int, dx []fl
 					continue
 				}
 				k := r*width + (kh*g.KW+kw)*cn
-				src := col[k : k+cn]
-				for i, v := range src {
+				if cn >= 8 {
+					Add(d, d, col[k:k+cn])
+					continue
+				}
+				for i, v := range col[k : k+cn] {
 					d[i] += v
 				}
 			}

@@ -16,6 +16,7 @@ var im2colGeoms = []tensor.ConvGeom{
 	{N: 2, H: 4, W: 4, C: 5, KH: 1, KW: 1, SH: 2, SW: 2, PH: 0, PW: 0},
 	{N: 2, H: 3, W: 3, C: 2, KH: 2, KW: 2, SH: 1, SW: 1, PH: 2, PW: 2},
 	{N: 4, H: 2, W: 3, C: 1, KH: 2, KW: 3, SH: 1, SW: 1, PH: 0, PW: 1},
+	{N: 2, H: 5, W: 4, C: 19, KH: 3, KW: 3, SH: 1, SW: 2, PH: 1, PW: 1},
 }
 
 // naiveIm2col is the reference: value (r, kh, kw, c) of the lowered matrix.
