@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/deepscope/deepscope/tensor"
 )
@@ -22,15 +23,17 @@ func (m *ReLU) Forward(x *tensor.Tensor) *tensor.Tensor {
 	})
 }
 
-// Backward passes dy where the output was positive.
+// Backward passes dy where the output was positive (or NaN).
 func (m *ReLU) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	return mapBinary("ReLU", &m.dx, m.y, dy, func(dx, y, dy []float32) {
 		for i, v := range y {
-			if v > 0 {
-				dx[i] = dy[i]
-			} else {
-				dx[i] = 0
-			}
+			// y is +0 where x ≤ 0 and has other bits elsewhere; u|−u has
+			// its sign bit set exactly when u ≠ 0, which makes an all-ones
+			// or all-zeros mask without a branch (a branch on the sign of
+			// activations is mispredicted half the time).
+			u := math.Float32bits(v)
+			mask := uint32(int32(u|-u) >> 31)
+			dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & mask)
 		}
 	})
 }

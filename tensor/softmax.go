@@ -120,32 +120,25 @@ func checkRows(op string, dst, src []float32, rows, cols int) {
 
 // Exp32 returns e^x in float32, with a relative error below 1e-7 (Cephes'
 // expf: x = n·ln2 + r with |r| ≤ ln2/2, a degree-7 polynomial for e^r, then
-// a scale by 2^n). It returns +Inf above 88.72, 0 below −103.97 (denormal
-// results in between are kept) and NaN for NaN.
+// a scale by 2^n). Arguments whose result would overflow, be denormal or
+// be NaN go to math.Exp, so Exp32 agrees with it at the edges.
 func Exp32(x float32) float32 {
-	if !(x >= -103.972084 && x <= 88.72283) {
-		switch {
-		case x > 0:
-			return float32(math.Inf(1))
-		case x < 0:
-			return 0
-		}
-		return x // NaN
+	if !(x >= -87.33654 && x <= 88.72283) {
+		return float32(math.Exp(float64(x)))
 	}
-	z := x * math.Log2E
-	var n int32
-	if z >= 0 {
-		n = int32(z + 0.5)
-	} else {
-		n = int32(z - 0.5)
-	}
-	fn := float32(n)
+	// Adding 1.5·2²³ rounds x·log₂e to the nearest integer n, which then
+	// sits in the low mantissa bits.
+	const magic = 12582912
+	z := x*math.Log2E + magic
+	n := int32(math.Float32bits(z)) - int32(math.Float32bits(magic))
+	fn := z - magic
 	// ln2 split in two so that fn·ln2Hi is exact.
 	r := x - fn*0.693359375
 	r -= fn * -2.12194440e-4
 	p := ((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1
 	p = p*r*r + r + 1
-	// Scaling in float64 covers n from −150 to 128 without overflow in
-	// the scale factor and rounds denormal results once.
-	return float32(float64(p) * math.Float64frombits(uint64(n+1023)<<52))
+	if n > 127 { // 2¹²⁸ is not a float32; p < 1 here keeps the result finite
+		return p * 2 * math.Float32frombits(uint32(n-1+127)<<23)
+	}
+	return p * math.Float32frombits(uint32(n+127)<<23)
 }
