@@ -36,59 +36,123 @@ func closeTo(got, want, tol float32) bool {
 	return math.Abs(float64(got-want)) <= float64(tol)
 }
 
-// TestMicroKernelTwins checks the assembly micro-kernel against its Go twin
-// (and both against the defining loop) for several depths, with beta 0
-// (C full of NaN, never read), 1 and another value.
+// TestMicroKernelTwins checks the assembly micro-kernels against their Go
+// twins and both against the defining loop, for several depths, A layouts
+// (packed, rows in place, columns in place), alpha, and beta 0 (C full of
+// NaN, never read), 1 and another value.
 func TestMicroKernelTwins(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	const ldc = tensor.NR + 5
-	for _, k := range []int{0, 1, 2, 3, 4, 5, 7, 8, 33, 256} {
-		for _, beta := range []float32{0, 1, -0.75} {
-			_, a := vecGuarded(rng, k*tensor.MR)
-			_, b := vecGuarded(rng, k*tensor.NR)
-			_, c0 := vecGuarded(rng, (tensor.MR-1)*ldc+tensor.NR)
-			for i := range c0 {
-				if i%ldc >= tensor.NR || beta == 0 {
-					c0[i] = float32(math.NaN())
-				}
-			}
-			want := make([]float32, len(c0))
+	type kernel struct {
+		name string
+		f    func(k int, a []float32, rs, cs int, b, c []float32, ldc, pf int, alpha, beta float32)
+	}
+	packed := func(f func(int, []float32, []float32, []float32, int, float32, float32)) func(int, []float32, int, int, []float32, []float32, int, int, float32, float32) {
+		return func(k int, a []float32, rs, cs int, b, c []float32, ldc, _ int, alpha, beta float32) {
+			p := make([]float32, k*tensor.MR) // the panel in packed order
 			for i := 0; i < tensor.MR; i++ {
-				for j := 0; j < tensor.NR; j++ {
-					var s float32
-					for p := 0; p < k; p++ {
-						s += a[p*tensor.MR+i] * b[p*tensor.NR+j]
-					}
-					if beta != 0 {
-						s += beta * c0[i*ldc+j]
-					}
-					want[i*ldc+j] = s
+				for q := 0; q < k; q++ {
+					p[q*tensor.MR+i] = a[i*rs+q*cs]
 				}
 			}
-			for _, kern := range []struct {
-				name string
-				f    func(int, []float32, []float32, []float32, int, float32)
-			}{{"go", tensor.KernelGo}, {"avx2", tensor.KernelAVX2}} {
-				if kern.name == "avx2" && !tensor.HasAVX2() {
-					continue
+			f(k, p, b, c, ldc, alpha, beta)
+		}
+	}
+	kernels := []kernel{
+		{"packed-go", packed(tensor.KernelGo)},
+		{"inplace-go", tensor.KernelStridedGo},
+	}
+	if tensor.HasAVX2() {
+		kernels = append(kernels, kernel{"packed-avx2", packed(tensor.KernelAVX2)}, kernel{"inplace-avx2", tensor.KernelStridedAVX2})
+	}
+	for _, k := range []int{0, 1, 2, 3, 4, 5, 7, 8, 33, 256} {
+		for _, layout := range [][2]int{{1, tensor.MR}, {k + 3, 1}, {1, tensor.MR + 2}} {
+			rs, cs := layout[0], layout[1]
+			_, a := vecGuarded(rng, (tensor.MR-1)*rs+max(k-1, 0)*cs+1)
+			_, b := vecGuarded(rng, k*tensor.NR)
+			for _, ab := range [][2]float32{{1, 0}, {1, 1}, {-1.5, -0.75}} {
+				alpha, beta := ab[0], ab[1]
+				_, c0 := vecGuarded(rng, (tensor.MR-1)*ldc+tensor.NR)
+				for i := range c0 {
+					if i%ldc >= tensor.NR || beta == 0 {
+						c0[i] = float32(math.NaN())
+					}
 				}
-				all, c := vecGuarded(rng, len(c0))
-				copy(c, c0)
-				kern.f(k, a, b, c, ldc, beta)
-				for i := range c {
-					if i%ldc >= tensor.NR {
-						if !math.IsNaN(float64(c[i])) {
-							t.Fatalf("%s k=%d: wrote padding C[%d]", kern.name, k, i)
+				want := make([]float32, len(c0))
+				for i := 0; i < tensor.MR; i++ {
+					for j := 0; j < tensor.NR; j++ {
+						var s float32
+						for p := 0; p < k; p++ {
+							s += a[i*rs+p*cs] * b[p*tensor.NR+j]
 						}
-						continue
-					}
-					if !closeTo(c[i], want[i], 1e-5*float32(k+2)) {
-						t.Fatalf("%s k=%d beta=%g: C[%d] = %g, want %g", kern.name, k, beta, i, c[i], want[i])
+						s *= alpha
+						if beta != 0 {
+							s += beta * c0[i*ldc+j]
+						}
+						want[i*ldc+j] = s
 					}
 				}
-				if !vecGuardsIntact(all) {
-					t.Fatalf("%s k=%d: wrote outside C", kern.name, k)
+				for _, kern := range kernels {
+					name := fmt.Sprintf("%s k=%d rs=%d cs=%d alpha=%g beta=%g", kern.name, k, rs, cs, alpha, beta)
+					all, c := vecGuarded(rng, len(c0))
+					copy(c, c0)
+					kern.f(k, a, rs, cs, b, c, ldc, 8*cs, alpha, beta)
+					for i := range c {
+						if i%ldc >= tensor.NR {
+							if !math.IsNaN(float64(c[i])) {
+								t.Fatalf("%s: wrote padding C[%d]", name, i)
+							}
+							continue
+						}
+						if !closeTo(c[i], want[i], 2e-5*float32(k+2)) {
+							t.Fatalf("%s: C[%d] = %g, want %g", name, i, c[i], want[i])
+						}
+					}
+					if !vecGuardsIntact(all) {
+						t.Fatalf("%s: wrote outside C", name)
+					}
 				}
+			}
+		}
+	}
+}
+
+// TestPackTwins checks the packing copies against their defining loops.
+func TestPackTwins(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	type packer struct {
+		name string
+		f    func(dst, src []float32, ld, kc int)
+		// at gives the source index of packed element i.
+		at func(i, ld, kc int) int
+	}
+	const panels = 3
+	transA := func(f func(dst, a []float32, lda, kc, panels int)) func([]float32, []float32, int, int) {
+		return func(dst, src []float32, ld, kc int) { f(dst, src, ld, kc, panels) }
+	}
+	atA := func(i, ld, kc int) int { q, p, r := i/(kc*6), i%(kc*6)/6, i%6; return p*ld + q*6 + r }
+	atB := func(i, ld, kc int) int { return i/16*ld + i%16 }
+	packers := []packer{{"a-trans-go", transA(tensor.PackATransGo), atA}, {"b16-go", tensor.PackB16Go, atB}}
+	if tensor.HasAVX2() {
+		packers = append(packers, packer{"a-trans-avx2", transA(tensor.PackATransAVX2), atA}, packer{"b16-avx2", tensor.PackB16AVX2, atB})
+	}
+	for _, p := range packers {
+		for _, kc := range []int{1, 2, 5, 64} {
+			ld := 16*panels + 3
+			_, src := vecGuarded(rng, kc*ld)
+			size := kc * 16
+			if p.name[0] == 'a' {
+				size = kc * 6 * panels
+			}
+			all, dst := vecGuarded(rng, size)
+			p.f(dst, src, ld, kc)
+			for i, v := range dst {
+				if want := src[p.at(i, ld, kc)]; v != want {
+					t.Fatalf("%s kc=%d: dst[%d] = %g, want %g", p.name, kc, i, v, want)
+				}
+			}
+			if !vecGuardsIntact(all) {
+				t.Fatalf("%s kc=%d: wrote outside dst", p.name, kc)
 			}
 		}
 	}

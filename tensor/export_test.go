@@ -33,24 +33,49 @@ func UseAVX2(on bool) (restore func()) {
 	return func() { useAVX2 = old }
 }
 
-// SetBlocking sets the cache block sizes (0 keeps one), returning a function
-// that restores the previous ones.
-func SetBlocking(kc, mc, nc int) (restore func()) {
-	okc, omc, onc := blockKC, blockMC, blockNC
-	if kc > 0 {
-		blockKC = kc
+// SetBlocking sets the cache block sizes of the packed path (kc, mc, nc)
+// and of the in-place path (kci, nci); 0 keeps a size. It returns a
+// function that restores the previous ones.
+func SetBlocking(kc, mc, nc, kci, nci int) (restore func()) {
+	old := [5]int{blockKC, blockMC, blockNC, blockKCInPlace, blockNCInPlace}
+	for i, p := range []*int{&blockKC, &blockMC, &blockNC, &blockKCInPlace, &blockNCInPlace} {
+		if v := [5]int{kc, mc, nc, kci, nci}[i]; v > 0 {
+			*p = v
+		}
 	}
-	if mc > 0 {
-		blockMC = mc
+	return func() {
+		blockKC, blockMC, blockNC, blockKCInPlace, blockNCInPlace = old[0], old[1], old[2], old[3], old[4]
 	}
-	if nc > 0 {
-		blockNC = nc
-	}
-	return func() { blockKC, blockMC, blockNC = okc, omc, onc }
 }
 
 // Split names how Gemm cuts an m×n×k problem over t threads: "none", "m",
 // "n" or "k".
 func Split(m, n, k, t int) string {
 	return [...]string{"none", "m", "n", "k"}[chooseSplit(m, n, k, t)]
+}
+
+// KernelStridedGo and KernelStridedAVX2 are the in-place micro-kernel's twins.
+var (
+	KernelStridedGo   = sgemmKernelStridedGo
+	KernelStridedAVX2 = sgemmKernelStridedAVX2
+)
+
+// Packing twins.
+var (
+	PackATransGo, PackATransAVX2 = packATransGo, packATransAVX2
+	PackB16Go, PackB16AVX2       = packB16Go, packB16AVX2
+)
+
+// ForceSplit makes Gemm cut every parallel problem along "m", "n" or "k"
+// ("" restores the automatic choice).
+func ForceSplit(dim string) {
+	forceSplit = map[string]gemmSplit{"": splitNone, "m": splitM, "n": splitN, "k": splitK}[dim]
+}
+
+// SetInPlaceTrans sets the widest C for which a transposed A is read in
+// place and the prefetch distance in k steps; it returns a restore function.
+func SetInPlaceTrans(maxN, steps int) (restore func()) {
+	on, os := inPlaceTransMaxN, prefetchSteps
+	inPlaceTransMaxN, prefetchSteps = maxN, steps
+	return func() { inPlaceTransMaxN, prefetchSteps = on, os }
 }

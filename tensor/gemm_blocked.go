@@ -7,22 +7,37 @@ import (
 
 // The blocked GEMM, in the GotoBLAS/BLIS arrangement: for each nc-wide
 // block of columns and kc-deep slice of k, op(B) is packed into nr-column
-// panels (meant to stay in L3, one panel in L1); for each mc-tall block of
-// rows op(A) is packed into mr-row panels (meant to stay in L2); the
-// micro-kernel then computes mr×nr tiles of C from one panel of each.
+// panels; the micro-kernel then computes mr×nr tiles of C from an mr-row
+// panel of op(A) and one of those B panels.
+//
+// How op(A) reaches the kernel depends on its layout, as measured on Zen 3:
+//
+//   - A not transposed (rows of op(A) contiguous): the kernel reads each
+//     mr-row panel in place, six streams along k, and the panel meets every
+//     B panel of the block while it is hot. Packing A would cost about as
+//     much as the arithmetic when n is small (each value of A serves only n
+//     multiply-adds), and deep kc slices (long contiguous runs) keep the
+//     hardware prefetchers ahead.
+//   - A transposed (columns of op(A) contiguous): each mc×kc block is
+//     packed (six contiguous values per k step, an assembly copy) so the
+//     kernel does not touch a new cache line and page at every k step.
 
 const (
 	mr = 6  // rows of the micro-kernel tile
 	nr = 16 // columns of the micro-kernel tile
 )
 
-// Block sizes, tuned on a Zen 3 core (32 KiB L1d, 512 KiB L2): a kc×nr B
-// panel (16 KiB) stays in L1, an mc×kc A block (144 KiB) in L2. Variables so
-// tests can shrink them to reach every block edge with small matrices.
+// Block sizes. Variables so that tests can shrink them to reach every
+// block edge with small matrices.
 var (
+	// Packed path: a kc×nr B panel (16 KiB) stays in L1, an mc×kc A block
+	// (144 KiB) in L2.
 	blockKC = 256
 	blockMC = 144
 	blockNC = 3072
+	// In-place path: a kc×nc B block (at most 4 MiB) stays in L3.
+	blockKCInPlace = 1024
+	blockNCInPlace = 1024
 )
 
 // gemmWork is one thread's packing space, reused from call to call.
@@ -77,17 +92,49 @@ func growAligned(s []float32, n int) []float32 {
 // split cuts [0, n) into ceil(n/block) nearly equal pieces, each a
 // multiple of unit except perhaps the last, and returns the piece size.
 func split(n, block, unit int) int {
+	if n <= 0 {
+		return unit
+	}
 	pieces := (n + block - 1) / block
 	size := (n + pieces - 1) / pieces
 	return (size + unit - 1) / unit * unit
 }
 
+// prefetchSteps is how many k steps ahead the in-place kernel prefetches
+// a transposed A, where every k step reads a new cache line.
+var prefetchSteps = 16
+
+// inPlaceTransMaxN is the widest C for which a transposed A is read in
+// place rather than packed.
+var inPlaceTransMaxN = 128
+
+// blocks returns the kc, mc and nc that serial uses for an m×n×k part.
+func (g *gemmOp) blocks(m, n, k int) (kc, mc, nc int) {
+	switch {
+	case !g.inPlace(n):
+		return split(k, blockKC, 1), split(m, blockMC, mr), split(n, blockNC, nr)
+	case g.transA:
+		// Every k step reads a new line of A: short slices keep the
+		// lines shared by neighbouring panels in cache.
+		return split(k, blockKC, 1), mr, split(n, blockNCInPlace, nr)
+	}
+	return split(k, blockKCInPlace, 1), mr, split(n, blockNCInPlace, nr)
+}
+
+// inPlace reports whether serial reads A in place for a part n wide.
+func (g *gemmOp) inPlace(n int) bool { return !g.transA || n <= inPlaceTransMaxN }
+
+// bufSizes returns the A and B packing space serial needs for an m×n×k part.
+func (g *gemmOp) bufSizes(m, n, k int) (na, nb int) {
+	kc, mc, nc := g.blocks(m, n, k)
+	return mc * kc, nc * kc
+}
+
 // serial computes rows m0..m1 and columns n0..n1 of C over k-range k0..k1
 // on one thread, with C's element (m0, n0) at c[0].
 func (g *gemmOp) serial(m0, m1, n0, n1, k0, k1 int, beta float32, c []float32, ldc int, w *gemmWork) {
-	kcs := split(k1-k0, blockKC, 1)
-	mcs := split(m1-m0, blockMC, mr)
-	ncs := split(n1-n0, blockNC, nr)
+	kcs, mcs, ncs := g.blocks(m1-m0, n1-n0, k1-k0)
+	inPlace := g.inPlace(n1 - n0)
 	for jc := n0; jc < n1; jc += ncs {
 		nc := min(ncs, n1-jc)
 		for pc := k0; pc < k1; pc += kcs {
@@ -97,17 +144,21 @@ func (g *gemmOp) serial(m0, m1, n0, n1, k0, k1 int, beta float32, c []float32, l
 			if pc != k0 {
 				bt = 1
 			}
+			if inPlace {
+				g.macroInPlace(m0, m1, pc, kc, nc, w.b, bt, c[jc-n0:], ldc, w)
+				continue
+			}
 			for ic := m0; ic < m1; ic += mcs {
 				mc := min(mcs, m1-ic)
 				g.packA(w.a, ic, mc, pc, kc)
-				macroKernel(mc, nc, kc, w.a, w.b, bt, c[(ic-m0)*ldc+jc-n0:], ldc, w)
+				macroKernel(mc, nc, kc, w.a, w.b, g.alpha, bt, c[(ic-m0)*ldc+jc-n0:], ldc, w)
 			}
 		}
 	}
 }
 
 // macroKernel computes the mc×nc block of C at c from packed A and B.
-func macroKernel(mc, nc, kc int, pa, pb []float32, beta float32, c []float32, ldc int, w *gemmWork) {
+func macroKernel(mc, nc, kc int, pa, pb []float32, alpha, beta float32, c []float32, ldc int, w *gemmWork) {
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
 		bp := pb[jr*kc:]
@@ -115,29 +166,78 @@ func macroKernel(mc, nc, kc int, pa, pb []float32, beta float32, c []float32, ld
 			rows := min(mr, mc-ir)
 			ap := pa[ir*kc:]
 			if rows == mr && cols == nr {
-				microKernel(kc, ap, bp, c[ir*ldc+jr:], ldc, beta)
+				microKernel(kc, ap, bp, c[ir*ldc+jr:], ldc, alpha, beta)
 				continue
 			}
-			microKernel(kc, ap, bp, w.tile[:], nr, 0)
-			for i := 0; i < rows; i++ {
-				dst := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+cols]
-				src := w.tile[i*nr : i*nr+cols]
-				if beta == 0 {
-					copy(dst, src)
-					continue
-				}
-				for j, v := range src {
-					dst[j] = v + beta*dst[j]
-				}
-			}
+			microKernel(kc, ap, bp, w.tile[:], nr, alpha, 0)
+			mergeTile(c[ir*ldc+jr:], ldc, rows, cols, beta, &w.tile)
 		}
 	}
 }
 
-func microKernel(k int, a, b, c []float32, ldc int, beta float32) {
+// macroInPlace computes rows m0..m1 of an nc-wide block of C (at c) over
+// k-slice pc..pc+kc from packed B, the micro-kernel reading whole mr-row
+// panels of A where they lie; only a last partial panel is packed.
+func (g *gemmOp) macroInPlace(m0, m1, pc, kc, nc int, pb []float32, beta float32, c []float32, ldc int, w *gemmWork) {
+	rs, cs, pf := g.lda, 1, 0
+	if g.transA {
+		rs, cs, pf = 1, g.lda, prefetchSteps*g.lda
+	}
+	for i := m0; i < m1; i += mr {
+		ct := c[(i-m0)*ldc:]
+		if m1-i < mr {
+			g.packA(w.a, i, m1-i, pc, kc)
+			macroKernel(m1-i, nc, kc, w.a, pb, g.alpha, beta, ct, ldc, w)
+			break
+		}
+		ap := g.a[i*rs+pc*cs:]
+		_ = ap[(mr-1)*rs+(kc-1)*cs]
+		for jr := 0; jr < nc; jr += nr {
+			bp := pb[jr*kc:]
+			if nc-jr >= nr {
+				stridedKernel(kc, ap, rs, cs, bp, ct[jr:], ldc, pf, g.alpha, beta)
+				continue
+			}
+			stridedKernel(kc, ap, rs, cs, bp, w.tile[:], nr, pf, g.alpha, 0)
+			mergeTile(ct[jr:], ldc, mr, nc-jr, beta, &w.tile)
+		}
+	}
+}
+
+// mergeTile stores the top-left rows×cols of an edge tile into C.
+func mergeTile(c []float32, ldc, rows, cols int, beta float32, tile *[mr * nr]float32) {
+	for i := 0; i < rows; i++ {
+		dst := c[i*ldc : i*ldc+cols]
+		src := tile[i*nr : i*nr+cols]
+		if beta == 0 {
+			copy(dst, src)
+			continue
+		}
+		for j, v := range src {
+			dst[j] = v + beta*dst[j]
+		}
+	}
+}
+
+// microKernel and stridedKernel check that the whole tile and panels lie
+// inside their slices, then run the assembly kernel or its Go twin.
+func microKernel(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[k*mr-1]
+	_ = b[k*nr-1]
+	_ = c[(mr-1)*ldc+nr-1]
 	if useAVX2 {
-		sgemmKernelAVX2(k, a, b, c, ldc, beta)
+		sgemmKernelAVX2(k, a, b, c, ldc, alpha, beta)
 		return
 	}
-	sgemmKernelGo(k, a, b, c, ldc, beta)
+	sgemmKernelGo(k, a, b, c, ldc, alpha, beta)
+}
+
+func stridedKernel(k int, a []float32, rs, cs int, b, c []float32, ldc, pf int, alpha, beta float32) {
+	_ = b[k*nr-1]
+	_ = c[(mr-1)*ldc+nr-1]
+	if useAVX2 {
+		sgemmKernelStridedAVX2(k, a, rs, cs, b, c, ldc, pf, alpha, beta)
+		return
+	}
+	sgemmKernelStridedGo(k, a, rs, cs, b, c, ldc, pf, alpha, beta)
 }

@@ -1,39 +1,31 @@
 package tensor
 
 // Packing copies a block of op(A) or op(B) into the order the micro-kernel
-// reads it, taking care of transposes and alpha, and pads edge panels with
-// zeros so the kernel always computes whole mr×nr tiles.
+// reads it, taking care of transposes, and pads edge panels with zeros so
+// the kernel always computes whole mr×nr tiles. (alpha is applied by the
+// kernel, when it stores C.)
 
-// packA packs rows ic..ic+mc and columns pc..pc+kc of op(A), times alpha,
-// into dst as ceil(mc/mr) panels; panel q holds dst[q*kc*mr + p*mr + r] =
-// alpha*op(A)[ic+q*mr+r][pc+p].
+// packA packs rows ic..ic+mc and columns pc..pc+kc of op(A) into dst as
+// ceil(mc/mr) panels; panel q holds dst[q*kc*mr + p*mr + r] =
+// op(A)[ic+q*mr+r][pc+p].
 func (g *gemmOp) packA(dst []float32, ic, mc, pc, kc int) {
-	a, lda, alpha := g.a, g.lda, g.alpha
-	for q := 0; q*mr < mc; q++ {
+	a, lda := g.a, g.lda
+	full := 0
+	if g.transA {
+		// op(A)[i][p] = a[p*lda+i]: whole panels go row by row of a.
+		full = mc / mr
+		if full > 0 {
+			packATrans(dst, a[pc*lda+ic:], lda, kc, full)
+		}
+	}
+	for q := full; q*mr < mc; q++ {
 		d := dst[q*kc*mr : (q+1)*kc*mr]
 		i0 := ic + q*mr
 		rows := min(mr, mc-q*mr)
 		if g.transA {
-			// op(A)[i][p] = a[p*lda+i]: mr contiguous values per p.
-			if rows == mr {
-				for p := 0; p < kc; p++ {
-					s := a[(pc+p)*lda+i0 : (pc+p)*lda+i0+mr : (pc+p)*lda+i0+mr]
-					o := d[p*mr : p*mr+mr : p*mr+mr]
-					o[0], o[1], o[2] = alpha*s[0], alpha*s[1], alpha*s[2]
-					o[3], o[4], o[5] = alpha*s[3], alpha*s[4], alpha*s[5]
-				}
-				continue
-			}
 			for p := 0; p < kc; p++ {
-				s := a[(pc+p)*lda+i0 : (pc+p)*lda+i0+rows]
 				o := d[p*mr : p*mr+mr]
-				for r := range o {
-					if r < rows {
-						o[r] = alpha * s[r]
-					} else {
-						o[r] = 0
-					}
-				}
+				clear(o[copy(o, a[(pc+p)*lda+i0:(pc+p)*lda+i0+rows]):])
 			}
 			continue
 		}
@@ -45,15 +37,8 @@ func (g *gemmOp) packA(dst []float32, ic, mc, pc, kc int) {
 				}
 				continue
 			}
-			s := a[(i0+r)*lda+pc : (i0+r)*lda+pc+kc]
-			if alpha == 1 {
-				for p, v := range s {
-					d[p*mr+r] = v
-				}
-			} else {
-				for p, v := range s {
-					d[p*mr+r] = alpha * v
-				}
+			for p, v := range a[(i0+r)*lda+pc : (i0+r)*lda+pc+kc] {
+				d[p*mr+r] = v
 			}
 		}
 	}
@@ -70,10 +55,13 @@ func (g *gemmOp) packB(dst []float32, pc, kc, jc, nc int) {
 		cols := min(nr, nc-q*nr)
 		if !g.transB {
 			// op(B)[p][j] = b[p*ldb+j]: nr contiguous values per p.
+			if cols == nr {
+				packB16(d, b[pc*ldb+j0:], ldb, kc)
+				continue
+			}
 			for p := 0; p < kc; p++ {
-				o := d[p*nr : p*nr+nr : p*nr+nr]
-				n := copy(o, b[(pc+p)*ldb+j0:(pc+p)*ldb+j0+cols])
-				clear(o[n:])
+				o := d[p*nr : p*nr+nr]
+				clear(o[copy(o, b[(pc+p)*ldb+j0:(pc+p)*ldb+j0+cols]):])
 			}
 			continue
 		}
@@ -85,10 +73,56 @@ func (g *gemmOp) packB(dst []float32, pc, kc, jc, nc int) {
 				}
 				continue
 			}
-			s := b[(j0+j)*ldb+pc : (j0+j)*ldb+pc+kc]
-			for p, v := range s {
+			for p, v := range b[(j0+j)*ldb+pc : (j0+j)*ldb+pc+kc] {
 				d[p*nr+j] = v
 			}
 		}
+	}
+}
+
+func packATrans(dst, a []float32, lda, kc, panels int) {
+	_ = dst[panels*kc*mr-1]
+	_ = a[(kc-1)*lda+panels*mr-1]
+	if useAVX2 {
+		packATransAVX2(dst, a, lda, kc, panels)
+		return
+	}
+	packATransGo(dst, a, lda, kc, panels)
+}
+
+func packB16(dst, b []float32, ldb, kc int) {
+	_ = dst[kc*nr-1]
+	_ = b[(kc-1)*ldb+nr-1]
+	if useAVX2 {
+		packB16AVX2(dst, b, ldb, kc)
+		return
+	}
+	packB16Go(dst, b, ldb, kc)
+}
+
+// packATransGo is the pure-Go twin of packATransAVX2.
+//
+//	for p := 0; p < kc; p++ {
+//		for q := 0; q < panels; q++ {
+//			copy(dst[q*kc*6+p*6:q*kc*6+p*6+6], a[p*lda+q*6:p*lda+q*6+6])
+//		}
+//	}
+func packATransGo(dst, a []float32, lda, kc, panels int) {
+	for p := 0; p < kc; p++ {
+		row := a[p*lda : p*lda+panels*mr]
+		for q := 0; q < panels; q++ {
+			s := row[q*mr : q*mr+mr : q*mr+mr]
+			o := dst[q*kc*mr+p*mr : q*kc*mr+p*mr+mr : q*kc*mr+p*mr+mr]
+			o[0], o[1], o[2], o[3], o[4], o[5] = s[0], s[1], s[2], s[3], s[4], s[5]
+		}
+	}
+}
+
+// packB16Go is the pure-Go twin of packB16AVX2.
+//
+//	for p := 0; p < kc; p++ { copy(dst[p*16:p*16+16], b[p*ldb:p*ldb+16]) }
+func packB16Go(dst, b []float32, ldb, kc int) {
+	for p := 0; p < kc; p++ {
+		copy(dst[p*nr:p*nr+nr], b[p*ldb:p*ldb+nr])
 	}
 }

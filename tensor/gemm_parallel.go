@@ -15,6 +15,9 @@ const parallelFlops = 1 << 18
 
 type gemmSplit int
 
+// forceSplit, when not splitNone, overrides chooseSplit (for measurements).
+var forceSplit gemmSplit
+
 const (
 	splitNone gemmSplit = iota
 	splitM
@@ -27,7 +30,10 @@ func chooseSplit(m, n, k, t int) gemmSplit {
 	if t <= 1 || m*n*k < parallelFlops {
 		return splitNone
 	}
-	nc := func(cols int) int { return (cols + blockNC - 1) / blockNC }
+	if forceSplit != splitNone {
+		return forceSplit
+	}
+	nc := func(cols int) int { return (cols + blockNCInPlace - 1) / blockNCInPlace }
 	const inf = int(^uint(0) >> 1)
 	costM, costN, costK := inf, inf, inf
 	if m >= t*mr {
@@ -96,8 +102,7 @@ func (g *gemmOp) blocked(m, n, k int, beta float32, c []float32, ldc int) {
 		size = (k + t - 1) / t
 		t, pk = (k+size-1)/size, size
 	}
-	na := split(pm, blockMC, mr) * split(pk, blockKC, 1)
-	nb := split(pn, blockNC, nr) * split(pk, blockKC, 1)
+	na, nb := g.bufSizes(pm, pn, pk)
 	if s == splitNone {
 		w := getWork(na, nb, 0)
 		g.serial(0, m, 0, n, 0, k, beta, c, ldc, w)

@@ -140,21 +140,27 @@ var gemmShapes = []gemmCase{
 	{20, 30, 40, 0, 3, 0}, // alpha = 0
 }
 
+// TestGemmMatchesRef runs the shape table on 1 and 2 threads, with the
+// assembly and the Go kernels, and with a transposed A both packed and
+// read in place.
 func TestGemmMatchesRef(t *testing.T) {
 	for _, threads := range []int{1, 2} {
 		for _, asm := range []bool{true, false} {
 			if asm && !tensor.HasAVX2() {
 				continue
 			}
-			t.Run(fmt.Sprintf("threads=%d/asm=%v", threads, asm), func(t *testing.T) {
-				defer tensor.SetThreads(tensor.Threads())
-				tensor.SetThreads(threads)
-				defer tensor.UseAVX2(asm)()
-				rng := rand.New(rand.NewPCG(1, 2))
-				for _, tc := range gemmShapes {
-					checkGemmCase(t, rng, tc)
-				}
-			})
+			for _, transInPlace := range []int{0, 1 << 30} {
+				t.Run(fmt.Sprintf("threads=%d/asm=%v/transInPlace=%d", threads, asm, transInPlace), func(t *testing.T) {
+					defer tensor.SetThreads(tensor.Threads())
+					tensor.SetThreads(threads)
+					defer tensor.UseAVX2(asm)()
+					defer tensor.SetInPlaceTrans(transInPlace, 16)()
+					rng := rand.New(rand.NewPCG(1, 2))
+					for _, tc := range gemmShapes {
+						checkGemmCase(t, rng, tc)
+					}
+				})
+			}
 		}
 	}
 }
@@ -162,19 +168,23 @@ func TestGemmMatchesRef(t *testing.T) {
 // TestGemmBlockEdges shrinks the cache blocks so that small matrices cross
 // every block boundary (kc, mc, nc, and the mr×nr tile edges) several times.
 func TestGemmBlockEdges(t *testing.T) {
-	defer tensor.SetBlocking(7, 12, 32)()
+	defer tensor.SetBlocking(7, 12, 32, 9, 32)()
 	defer tensor.SetThreads(tensor.Threads())
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, threads := range []int{1, 2} {
 		tensor.SetThreads(threads)
-		for _, tc := range []gemmCase{
-			{50, 70, 45, 1, 0, 0},
-			{49, 81, 22, 1.5, 0.5, 3},
-			{13, 33, 8, 1, 1, 0},
-			{61, 95, 71, 1, 0, 1}, // parallel: 413k multiply-adds
-			{24, 24, 900, -1, 0, 0},
-		} {
-			checkGemmCase(t, rng, tc)
+		for _, transInPlace := range []int{0, 1 << 30} {
+			restore := tensor.SetInPlaceTrans(transInPlace, 16)
+			for _, tc := range []gemmCase{
+				{50, 70, 45, 1, 0, 0},
+				{49, 81, 22, 1.5, 0.5, 3},
+				{13, 33, 8, 1, 1, 0},
+				{61, 95, 71, 1, 0, 1}, // parallel: 413k multiply-adds
+				{24, 24, 900, -1, 0, 0},
+			} {
+				checkGemmCase(t, rng, tc)
+			}
+			restore()
 		}
 	}
 }

@@ -19,14 +19,14 @@ const asmBuild = true
 //			for p := 0; p < k; p++ {
 //				s += a[p*6+i] * b[p*16+j]
 //			}
-//			if beta == 0 { c[i*ldc+j] = s } else { c[i*ldc+j] = s + beta*c[i*ldc+j] }
+//			if beta == 0 { c[i*ldc+j] = alpha * s } else { c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] }
 //		}
 //	}
 //
 // beta must be +0 when C is not to be read.
 //
 //go:noescape
-func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, beta float32)
+func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32)
 
 // fmaPeakAVX2 runs n iterations of 24 independent 8-lane fused multiply-adds
 // (12 accumulators, two rounds): 384*n flops.
@@ -61,3 +61,40 @@ func scaleAVX2(alpha float32, x []float32)
 //
 //go:noescape
 func addAVX2(dst, a, b []float32)
+
+// sgemmKernelStridedAVX2 is sgemmKernelAVX2 with the A panel read in
+// place: element (i, p) of op(A)'s panel is a[i*rs+p*cs].
+//
+//	for i := 0; i < 6; i++ {
+//		for j := 0; j < 16; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rs+p*cs] * b[p*16+j]
+//			}
+//			if beta == 0 { c[i*ldc+j] = alpha * s } else { c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] }
+//		}
+//	}
+//
+//go:noescape
+func sgemmKernelStridedAVX2(k int, a []float32, rs, cs int, b, c []float32, ldc, pf int, alpha, beta float32)
+
+// packATransAVX2 packs the first 6*panels columns of kc rows of a (lda
+// apart) into panels of six, each panel kc*6 values long: it is packA for
+// a transposed A, with rows of a read front to back.
+//
+//	for p := 0; p < kc; p++ {
+//		for q := 0; q < panels; q++ {
+//			copy(dst[q*kc*6+p*6:q*kc*6+p*6+6], a[p*lda+q*6:p*lda+q*6+6])
+//		}
+//	}
+//
+//go:noescape
+func packATransAVX2(dst, a []float32, lda, kc, panels int)
+
+// packB16AVX2 copies kc runs of 16 values, ldb apart, into dst: the packed
+// panel of sixteen columns of B.
+//
+//	for p := 0; p < kc; p++ { copy(dst[p*16:p*16+16], b[p*ldb:p*ldb+16]) }
+//
+//go:noescape
+func packB16AVX2(dst, b []float32, ldb, kc int)

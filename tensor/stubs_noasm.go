@@ -9,8 +9,8 @@ package tensor
 const asmBuild = false
 
 // sgemmKernelAVX2 is sgemmKernelGo in builds without assembly.
-func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, beta float32) {
-	sgemmKernelGo(k, a, b, c, ldc, beta)
+func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	sgemmKernelGo(k, a, b, c, ldc, alpha, beta)
 }
 
 // fmaPeakAVX2 is unused in builds without assembly.
@@ -27,3 +27,14 @@ func scaleAVX2(alpha float32, x []float32) { scaleGo(alpha, x) }
 
 // addAVX2 is addGo in builds without assembly.
 func addAVX2(dst, a, b []float32) { addGo(dst, a, b) }
+
+// sgemmKernelStridedAVX2 is sgemmKernelStridedGo in builds without assembly.
+func sgemmKernelStridedAVX2(k int, a []float32, rs, cs int, b, c []float32, ldc, pf int, alpha, beta float32) {
+	sgemmKernelStridedGo(k, a, rs, cs, b, c, ldc, pf, alpha, beta)
+}
+
+// packATransAVX2 is packATransGo in builds without assembly.
+func packATransAVX2(dst, a []float32, lda, kc, panels int) { packATransGo(dst, a, lda, kc, panels) }
+
+// packB16AVX2 is packB16Go in builds without assembly.
+func packB16AVX2(dst, b []float32, ldb, kc int) { packB16Go(dst, b, ldb, kc) }
