@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/deepscope/deepscope/tensor"
 )
@@ -53,19 +54,18 @@ var convMinRows = 256
 // matrix product on the [N*H*W, In] input; a depthwise one (Groups == In ==
 // Out) runs a direct loop over channels instead of GEMMs of width one.
 // Lowered rows are never kept for the whole batch: Forward and Backward work
-// on bounded chunks and Backward lowers the input again.
+// on bounded chunks and Backward lowers the input again. The chunk buffer
+// and the re-laid weight and gradient are scratch shared by all layers
+// (see getScratch), so a deep network holds one set, not one per layer.
 type Conv2d struct {
 	Weight *Param // [Out, In/Groups, K, K]
 	Bias   *Param // [Out]; nil without bias
 	cfg    ConvConfig
 
-	x, dy       *tensor.Tensor // last input and output gradient
-	y, dx       *tensor.Tensor
-	wmat, dwmat []float32 // weight and its gradient as [Out, K, K, In/Groups]; depthwise [K*K, C]
-	col         []float32 // lowered chunk
-	part        []float32 // per-thread partial sums
-	part64      []float64
-	gram        []float32 // per-sample norms: the two Gram matrices
+	x, dy  *tensor.Tensor // last input and output gradient
+	y, dx  *tensor.Tensor
+	part   []float32 // per-thread partial sums
+	part64 []float64
 }
 
 // NewConv2d returns a convolution with PyTorch's default initialisation:
@@ -122,13 +122,13 @@ func (l *Conv2d) chunkRows(width, rows int) int {
 	return max(1, min(rows, max(convColFloats/width, convMinRows)))
 }
 
-// colBuf returns the buffer for n lowered values; a pointwise convolution
-// needs none.
+// colBuf returns a scratch buffer for n lowered values; a pointwise
+// convolution needs none (give it back with putScratch, nil included).
 func (l *Conv2d) colBuf(n int) []float32 {
 	if l.pointwise() {
 		return nil
 	}
-	return ensureBuf(&l.col, n)
+	return getScratch(n)
 }
 
 // lowered returns group gi's lowered rows r0 .. r0+nr-1 and their row
@@ -150,10 +150,11 @@ func (l *Conv2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 	l.x, l.dy = x, nil
 	c := l.cfg
 	y := tensor.Ensure(&l.y, g.N, g.OutH(), g.OutW(), c.Out)
-	l.packWeight()
+	wmat := l.packWeight()
+	defer putScratch(wmat)
 	xv, yv := x.Values(), y.Values()
 	if l.depthwise() {
-		l.depthwiseForward(g, xv, yv)
+		l.depthwiseForward(g, xv, wmat, yv)
 		return y
 	}
 	og := c.Out / c.Groups
@@ -161,6 +162,7 @@ func (l *Conv2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 	rows := g.Rows()
 	step := l.chunkRows(width, rows)
 	col := l.colBuf(step * width)
+	defer putScratch(col)
 	for r0 := 0; r0 < rows; r0 += step {
 		nr := min(step, rows-r0)
 		yc := yv[r0*c.Out : (r0+nr)*c.Out]
@@ -171,7 +173,7 @@ func (l *Conv2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 		}
 		for gi := 0; gi < c.Groups; gi++ {
 			a, lda := l.lowered(g, xv, gi, r0, nr, col)
-			tensor.Gemm(false, true, nr, og, width, 1, a, lda, l.wmat[gi*og*width:], width, beta, yc[gi*og:], c.Out)
+			tensor.Gemm(false, true, nr, og, width, 1, a, lda, wmat[gi*og*width:], width, beta, yc[gi*og:], c.Out)
 		}
 	}
 	return y
@@ -193,16 +195,20 @@ func (l *Conv2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	if l.Bias != nil {
 		addColumnSums(l.Bias.Grad.Values(), dyv, rows, c.Out, &l.part64)
 	}
+	wmat := l.packWeight()
+	dw := getScratch(len(wmat))
+	defer putScratch(wmat)
+	defer putScratch(dw)
 	if l.depthwise() {
-		l.depthwiseBackward(g, xv, dyv, dxv)
-		l.unpackGrad()
+		l.depthwiseBackward(g, xv, dyv, wmat, dxv, dw)
+		l.unpackGrad(dw)
 		return dx
 	}
 	ig, og := c.In/c.Groups, c.Out/c.Groups
 	width := c.Kernel * c.Kernel * ig
 	step := l.chunkRows(width, rows)
 	col := l.colBuf(step * width)
-	dw := ensureBuf(&l.dwmat, len(l.wmat))
+	defer putScratch(col)
 	if !l.pointwise() {
 		clear(dxv)
 	}
@@ -217,30 +223,30 @@ func (l *Conv2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 			a, lda := l.lowered(g, xv, gi, r0, nr, col)
 			tensor.Gemm(true, false, og, width, nr, 1, dyc[gi*og:], c.Out, a, lda, beta, dw[gi*og*width:], width)
 			if l.pointwise() {
-				tensor.Gemm(false, false, nr, ig, og, 1, dyc[gi*og:], c.Out, l.wmat[gi*og*width:], width, 0, dxv[r0*c.In+gi*ig:], c.In)
+				tensor.Gemm(false, false, nr, ig, og, 1, dyc[gi*og:], c.Out, wmat[gi*og*width:], width, 0, dxv[r0*c.In+gi*ig:], c.In)
 				continue
 			}
-			tensor.Gemm(false, false, nr, width, og, 1, dyc[gi*og:], c.Out, l.wmat[gi*og*width:], width, 0, col, width)
+			tensor.Gemm(false, false, nr, width, og, 1, dyc[gi*og:], c.Out, wmat[gi*og*width:], width, 0, col, width)
 			tensor.Col2im(g, col, gi*ig, ig, r0, nr, dxv)
 		}
 	}
-	l.unpackGrad()
+	l.unpackGrad(dw)
 	return dx
 }
 
-// packWeight re-lays Weight [Out, I, K, K] as wmat [Out, K, K, I], or as
-// [K*K, C] for a depthwise convolution.
-func (l *Conv2d) packWeight() {
+// packWeight returns Weight [Out, I, K, K] re-laid in a scratch buffer as
+// [Out, K, K, I], or as [K*K, C] for a depthwise convolution.
+func (l *Conv2d) packWeight() []float32 {
 	w := l.Weight.Value.Values()
 	out, in, kk := l.cfg.Out, l.cfg.In/l.cfg.Groups, l.cfg.Kernel*l.cfg.Kernel
-	m := ensureBuf(&l.wmat, len(w))
+	m := getScratch(len(w))
 	if l.depthwise() {
 		for c := 0; c < out; c++ {
 			for k := 0; k < kk; k++ {
 				m[k*out+c] = w[c*kk+k]
 			}
 		}
-		return
+		return m
 	}
 	for o := 0; o < out; o++ {
 		for i := 0; i < in; i++ {
@@ -249,13 +255,14 @@ func (l *Conv2d) packWeight() {
 			}
 		}
 	}
+	return m
 }
 
-// unpackGrad adds dwmat, laid out as wmat, into Weight.Grad.
-func (l *Conv2d) unpackGrad() {
+// unpackGrad adds m, a gradient laid out as packWeight's result, into
+// Weight.Grad.
+func (l *Conv2d) unpackGrad(m []float32) {
 	gw := l.Weight.Grad.Values()
 	out, in, kk := l.cfg.Out, l.cfg.In/l.cfg.Groups, l.cfg.Kernel*l.cfg.Kernel
-	m := l.dwmat
 	if l.depthwise() {
 		for c := 0; c < out; c++ {
 			for k := 0; k < kk; k++ {
@@ -271,6 +278,58 @@ func (l *Conv2d) unpackGrad() {
 			}
 		}
 	}
+}
+
+// scratch is a free list of float32 buffers for what lives only during one
+// call (lowered chunks, re-laid weights): layers run one after another, so
+// a network of any depth keeps about one set, and concurrent networks take
+// buffers of their own.
+var scratch struct {
+	sync.Mutex
+	free [][]float32
+}
+
+// getScratch returns a buffer of n float32s with stale contents: the
+// smallest free one that is large enough, else a new one (replacing the
+// largest free one, too small for the shapes now in use).
+func getScratch(n int) []float32 {
+	scratch.Lock()
+	defer scratch.Unlock()
+	best, largest := -1, -1
+	for i, b := range scratch.free {
+		if cap(b) >= n && (best < 0 || cap(b) < cap(scratch.free[best])) {
+			best = i
+		}
+		if largest < 0 || cap(b) > cap(scratch.free[largest]) {
+			largest = i
+		}
+	}
+	take := best
+	if take < 0 {
+		take = largest
+	}
+	var b []float32
+	if take >= 0 {
+		b = scratch.free[take]
+		last := len(scratch.free) - 1
+		scratch.free[take] = scratch.free[last]
+		scratch.free[last] = nil
+		scratch.free = scratch.free[:last]
+	}
+	if cap(b) < n {
+		b = make([]float32, n)
+	}
+	return b[:n]
+}
+
+// putScratch gives a buffer from getScratch back; nil is ignored.
+func putScratch(b []float32) {
+	if b == nil {
+		return
+	}
+	scratch.Lock()
+	scratch.free = append(scratch.free, b)
+	scratch.Unlock()
 }
 
 // ensureBuf returns (*buf)[:n], reallocating when the capacity is short. The
@@ -337,7 +396,7 @@ func addColumnSums(dst, a []float32, rows, c int, scratch *[]float64) {
 // depthwiseForward computes y for Groups == In == Out: every output pixel is
 // a sum over the kernel of input pixels times a per-channel weight, done as
 // whole C-vectors (wmat is [K*K, C]).
-func (l *Conv2d) depthwiseForward(g tensor.ConvGeom, x, y []float32) {
+func (l *Conv2d) depthwiseForward(g tensor.ConvGeom, x, wmat, y []float32) {
 	oh, ow, C, K := g.OutH(), g.OutW(), g.C, g.KH
 	var bias []float32
 	if l.Bias != nil {
@@ -364,7 +423,7 @@ func (l *Conv2d) depthwiseForward(g tensor.ConvGeom, x, y []float32) {
 							continue
 						}
 						xs := x[((n*g.H+ih)*g.W+iw)*C:][:C]
-						ws := l.wmat[(kh*K+kw)*C:][:C]
+						ws := wmat[(kh*K+kw)*C:][:C]
 						for c, v := range xs {
 							acc[c] += v * ws[c]
 						}
@@ -376,8 +435,8 @@ func (l *Conv2d) depthwiseForward(g tensor.ConvGeom, x, y []float32) {
 }
 
 // depthwiseBackward writes dx (gathered per input pixel) and the weight
-// gradient into dwmat, [K*K, C], from one partial per thread.
-func (l *Conv2d) depthwiseBackward(g tensor.ConvGeom, x, dy, dx []float32) {
+// gradient into dw, [K*K, C], from one partial per thread.
+func (l *Conv2d) depthwiseBackward(g tensor.ConvGeom, x, dy, wmat, dx, dw []float32) {
 	oh, ow, C, K := g.OutH(), g.OutW(), g.C, g.KH
 	tensor.Parallel(g.N*g.H, 1, func(lo, hi int) {
 		for u := lo; u < hi; u++ {
@@ -402,7 +461,7 @@ func (l *Conv2d) depthwiseBackward(g tensor.ConvGeom, x, dy, dx []float32) {
 							continue
 						}
 						ds := dy[((n*oh+t/g.SH)*ow+s/g.SW)*C:][:C]
-						ws := l.wmat[(kh*K+kw)*C:][:C]
+						ws := wmat[(kh*K+kw)*C:][:C]
 						for c, v := range ds {
 							d[c] += v * ws[c]
 						}
@@ -418,7 +477,6 @@ func (l *Conv2d) depthwiseBackward(g tensor.ConvGeom, x, dy, dx []float32) {
 		clear(p)
 		depthwiseGrad(g, x, dy, lo, hi, p)
 	})
-	dw := ensureBuf(&l.dwmat, kc)
 	copy(dw, part[:kc])
 	for i := 1; i < k; i++ {
 		for j, v := range part[i*kc : (i+1)*kc] {
@@ -513,7 +571,9 @@ func (l *Conv2d) AddPerSampleGradSq(sq []float64) {
 	}
 	step := l.chunkRows(width, P)
 	col := l.colBuf(step * width)
-	dw := ensureBuf(&l.dwmat, og*width)
+	dw := getScratch(og * width)
+	defer putScratch(col)
+	defer putScratch(dw)
 	for n := 0; n < g.N; n++ {
 		for gi := 0; gi < c.Groups; gi++ {
 			for r0 := 0; r0 < P; r0 += step {
@@ -537,7 +597,9 @@ func (l *Conv2d) ghostNormSq(g tensor.ConvGeom, x, dy []float32, sq []float64) {
 	width := c.Kernel * c.Kernel * (c.In / c.Groups)
 	P := g.OutH() * g.OutW()
 	col := l.colBuf(P * width)
-	gram := ensureBuf(&l.gram, 2*P*P)
+	gram := getScratch(2 * P * P)
+	defer putScratch(col)
+	defer putScratch(gram)
 	ga, gg := gram[:P*P], gram[P*P:]
 	for n := 0; n < g.N; n++ {
 		for gi := 0; gi < c.Groups; gi++ {

@@ -23,16 +23,15 @@ type ConvTransposeConfig struct {
 // Weight keeps PyTorch's shape [In, Out/Groups, K, K]. Forward multiplies
 // the input rows by the weight re-laid as [In, K*K*Out/Groups] and scatters
 // the products into the output with tensor.Col2im; Backward lowers dy with
-// tensor.Im2col. Like Conv2d it works on bounded chunks of input pixels.
+// tensor.Im2col. Like Conv2d it works on bounded chunks of input pixels
+// with shared scratch buffers.
 type ConvTranspose2d struct {
 	Weight *Param // [In, Out/Groups, K, K]
 	Bias   *Param // [Out]; nil without bias
 	cfg    ConvTransposeConfig
 
-	x, y, dx    *tensor.Tensor
-	wmat, dwmat []float32 // [In, K, K, Out/Groups]
-	col         []float32
-	part64      []float64
+	x, y, dx *tensor.Tensor
+	part64   []float64
 }
 
 // NewConvTranspose2d returns a transposed convolution with PyTorch's default
@@ -93,16 +92,18 @@ func (l *ConvTranspose2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 	ig, og := c.In/c.Groups, c.Out/c.Groups
 	width := c.Kernel * c.Kernel * og
 	y := tensor.Ensure(&l.y, g.N, g.H, g.W, c.Out)
-	l.packWeight()
+	wmat := l.packWeight()
+	defer putScratch(wmat)
 	xv, yv := x.Values(), y.Values()
 	clear(yv)
 	rows := g.Rows() // input pixels
 	step := l.chunkRows(width, rows)
-	col := ensureBuf(&l.col, step*width)
+	col := getScratch(step * width)
+	defer putScratch(col)
 	for r0 := 0; r0 < rows; r0 += step {
 		nr := min(step, rows-r0)
 		for gi := 0; gi < c.Groups; gi++ {
-			tensor.Gemm(false, false, nr, width, ig, 1, xv[r0*c.In+gi*ig:], c.In, l.wmat[gi*ig*width:], width, 0, col, width)
+			tensor.Gemm(false, false, nr, width, ig, 1, xv[r0*c.In+gi*ig:], c.In, wmat[gi*ig*width:], width, 0, col, width)
 			tensor.Col2im(g, col, gi*og, og, r0, nr, yv)
 		}
 	}
@@ -134,8 +135,12 @@ func (l *ConvTranspose2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	}
 	rows := g.Rows()
 	step := l.chunkRows(width, rows)
-	col := ensureBuf(&l.col, step*width)
-	dw := ensureBuf(&l.dwmat, len(l.wmat))
+	wmat := l.packWeight()
+	col := getScratch(step * width)
+	dw := getScratch(len(wmat))
+	defer putScratch(wmat)
+	defer putScratch(col)
+	defer putScratch(dw)
 	for r0 := 0; r0 < rows; r0 += step {
 		nr := min(step, rows-r0)
 		beta := float32(1)
@@ -145,7 +150,7 @@ func (l *ConvTranspose2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 		for gi := 0; gi < c.Groups; gi++ {
 			tensor.Im2col(g, dyv, gi*og, og, r0, nr, col)
 			tensor.Gemm(true, false, ig, width, nr, 1, xv[r0*c.In+gi*ig:], c.In, col, width, beta, dw[gi*ig*width:], width)
-			tensor.Gemm(false, true, nr, ig, width, 1, col, width, l.wmat[gi*ig*width:], width, 0, dxv[r0*c.In+gi*ig:], c.In)
+			tensor.Gemm(false, true, nr, ig, width, 1, col, width, wmat[gi*ig*width:], width, 0, dxv[r0*c.In+gi*ig:], c.In)
 		}
 	}
 	// Weight.Grad [In, Og, K, K] += dwmat [In, K, K, Og].
@@ -161,11 +166,12 @@ func (l *ConvTranspose2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	return dx
 }
 
-// packWeight re-lays Weight [In, Og, K, K] as wmat [In, K, K, Og].
-func (l *ConvTranspose2d) packWeight() {
+// packWeight returns Weight [In, Og, K, K] re-laid in a scratch buffer as
+// [In, K, K, Og].
+func (l *ConvTranspose2d) packWeight() []float32 {
 	w := l.Weight.Value.Values()
 	in, og, kk := l.cfg.In, l.cfg.Out/l.cfg.Groups, l.cfg.Kernel*l.cfg.Kernel
-	m := ensureBuf(&l.wmat, len(w))
+	m := getScratch(len(w))
 	for i := 0; i < in; i++ {
 		for o := 0; o < og; o++ {
 			for k := 0; k < kk; k++ {
@@ -173,4 +179,5 @@ func (l *ConvTranspose2d) packWeight() {
 			}
 		}
 	}
+	return m
 }
