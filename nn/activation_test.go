@@ -181,3 +181,13 @@ func BenchmarkActivations(b *testing.B) {
 		})
 	}
 }
+
+func TestActivationAllocs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 1))
+	x, dy := tensor.Randn(rng, 1, 8, 16), tensor.Randn(rng, 1, 8, 16)
+	for _, m := range []Module{&ReLU{}, &GELU{}, &SiLU{}, &Sigmoid{}, &Tanh{}, NewDropout(0.3)} {
+		if a := testing.AllocsPerRun(10, func() { m.Forward(x); m.Backward(dy) }); a > 2 {
+			t.Errorf("%T: %.0f allocations per forward+backward", m, a)
+		}
+	}
+}

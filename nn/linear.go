@@ -61,8 +61,8 @@ func (l *Linear) Forward(x *tensor.Tensor) *tensor.Tensor {
 
 // Backward accumulates dW += dyᵀx and db += Σ dy, and returns dy W.
 func (l *Linear) Backward(dy *tensor.Tensor) *tensor.Tensor {
-	if !tensor.SameShape(dy, l.y) {
-		panic(fmt.Sprintf("nn: Linear: gradient shape %v, output was %v", dy.Shape, l.y.Shape))
+	if l.y == nil || !tensor.SameShape(dy, l.y) {
+		panic(fmt.Sprintf("nn: Linear: gradient shape %v does not match the last Forward", dy.Shape))
 	}
 	l.dy = dy.Contiguous()
 	dx := tensor.Ensure(&l.dx, l.x.Shape...)

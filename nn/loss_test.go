@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -213,4 +214,19 @@ func TestLossAllocs(t *testing.T) {
 	if a := testing.AllocsPerRun(20, func() { ce.Forward(x, ts); ce.Backward() }); a > 4 {
 		t.Errorf("CrossEntropy: %.0f allocations per step", a)
 	}
+}
+
+func ExampleCrossEntropy() {
+	// Two samples, three classes; class 2 counts double and labels are
+	// smoothed by 0.1, as torch.nn.CrossEntropyLoss(weight, label_smoothing)
+	// computes it (PyTorch prints the same loss and gradient).
+	logits := tensor.FromSlice([]float32{2, 0, -1, 0.5, 0.5, 3}, 2, 3)
+	ce := CrossEntropy{Weight: []float32{1, 1, 2}, LabelSmoothing: 0.1}
+	loss := ce.Forward(logits, []int{0, 2})
+	grad := ce.Backward() // dL/dlogits, [2, 3]
+	fmt.Printf("loss %.4f\n", loss)
+	fmt.Printf("grad %.4f\n", grad.Data)
+	// Output:
+	// loss 0.3009
+	// grad [-0.0205 0.0282 -0.0078 0.0343 0.0343 -0.0687]
 }

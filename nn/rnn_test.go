@@ -1,8 +1,10 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/deepscope/deepscope/tensor"
@@ -168,4 +170,27 @@ func BenchmarkLSTM(b *testing.B) {
 			}
 		})
 	}
+}
+
+func ExampleNewLSTM() {
+	// A sequence classifier: a 2-layer LSTM over 5 steps of 3 features, the
+	// last step's hidden state, and a linear head to 4 classes.
+	rng := rand.New(rand.NewPCG(1, 2))
+	net := NewSequential(NewLSTM(rng, 3, 8, 2), &LastStep{}, NewLinear(rng, 8, 4, true))
+	x := tensor.Randn(rng, 1, 2, 5, 3) // [N, T, features]
+	logits := net.Forward(x)
+	fmt.Println(logits.Shape)
+	Walk(net, func(name string, p *Param) {
+		if strings.HasSuffix(name, "_l1") || strings.HasPrefix(name, "2.") {
+			fmt.Println(name, p.Value.Shape)
+		}
+	})
+	// Output:
+	// [2 4]
+	// 0.weight_ih_l1 [32 8]
+	// 0.weight_hh_l1 [32 8]
+	// 0.bias_ih_l1 [32]
+	// 0.bias_hh_l1 [32]
+	// 2.weight [4 8]
+	// 2.bias [4]
 }
