@@ -72,15 +72,18 @@ func (r *Report) Clean() bool { return len(r.ProblemSummary()) == 0 }
 // ProblemSummary returns one line per kind of problem found.
 func (r *Report) ProblemSummary() []string {
 	var p []string
-	add := func(n int, format string) {
-		if n > 0 {
-			p = append(p, fmt.Sprintf(format, n))
+	add := func(n int, one, many string) {
+		switch {
+		case n == 1:
+			p = append(p, one)
+		case n > 1:
+			p = append(p, fmt.Sprintf(many, n))
 		}
 	}
-	add(len(r.Unreadable), "%d unreadable images")
-	add(len(r.FormatMismatch), "%d images whose extension names another format")
-	add(len(r.EmptyClasses), "%d empty classes")
-	add(len(r.ExactDuplicates), "%d groups of exact duplicates")
+	add(len(r.Unreadable), "1 unreadable image", "%d unreadable images")
+	add(len(r.FormatMismatch), "1 image whose extension names another format", "%d images whose extension names another format")
+	add(len(r.EmptyClasses), "1 empty class", "%d empty classes")
+	add(len(r.ExactDuplicates), "1 group of exact duplicates", "%d groups of exact duplicates")
 	var leak, mixed int
 	for _, g := range r.NearDuplicates {
 		if g.CrossSplit {
@@ -90,8 +93,8 @@ func (r *Report) ProblemSummary() []string {
 			mixed++
 		}
 	}
-	add(leak, "%d groups of near duplicates across splits (leakage)")
-	add(mixed, "%d groups of near duplicates with different labels")
+	add(leak, "1 group of near duplicates across splits (leakage)", "%d groups of near duplicates across splits (leakage)")
+	add(mixed, "1 group of near duplicates with different labels", "%d groups of near duplicates with different labels")
 	return p
 }
 
@@ -267,7 +270,11 @@ func (r *Report) WriteText(w io.Writer, maxList int) {
 		if g.MixedLabels {
 			tags = append(tags, "DIFFERENT LABELS")
 		}
-		pf("  %d images %s\n", len(g.Items), strings.Join(tags, ", "))
+		if len(tags) > 0 {
+			pf("  %d images: %s\n", len(g.Items), strings.Join(tags, ", "))
+		} else {
+			pf("  %d images\n", len(g.Items))
+		}
 		for _, it := range g.Items {
 			pf("    %s [%s%s]\n", it.Path, it.Label, splitSuffix(it.Split))
 		}
