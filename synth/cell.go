@@ -23,7 +23,7 @@ func Cell(rng *rand.Rand, class Class, size int, style Style) *tensor.Tensor {
 	}
 	c := newCanvas(size)
 	w := &wbc{c: c, rng: rng, st: style, v: style.Variability}
-	w.atypical = rng.Float64() < 0.2*w.v
+	w.atypical = rng.Float64() < 0.3*w.v
 	w.plan(class)
 	drawPlasma(c, rng, style)
 	drawRedCells(c, rng, style, w)

@@ -22,7 +22,7 @@ type Style struct {
 	Noise float64
 	// Variability in [0, 1] is how far cells stray from their class's type:
 	// at 1 the ranges of size, shape and colour widen to twice their span
-	// and one cell in five borrows a feature of a neighbouring class.
+	// and 30% of cells borrow a feature of a neighbouring class.
 	Variability float64
 }
 
@@ -41,8 +41,9 @@ func DefaultStyle() Style {
 }
 
 // SiteStyle returns the look of acquisition site i (0-based). Site 0 is
-// DefaultStyle; site 1 a bluish batch of stain on a cooler lamp, slightly
-// out of focus; site 2 a pale, overexposed, noisier scanner; sites beyond
+// DefaultStyle; site 1 a bluish, weaker batch of stain on a cooler lamp,
+// through an older scanner that is out of focus and noisy (its images are
+// harder to classify, a site effect for an audit to find); site 2 a pale, overexposed, noisier scanner; sites beyond
 // are random departures from the default, fixed by their index.
 func SiteStyle(i int) Style {
 	s := DefaultStyle()
@@ -52,9 +53,9 @@ func SiteStyle(i int) Style {
 		s.Light = [3]float32{0.91, 0.89, 0.97}
 		s.Azure = [3]float32{1.10, 1.40, 0.42}
 		s.Eosin = [3]float32{0.18, 0.50, 0.22}
-		s.Strength = 0.92
-		s.Blur = 0.75
-		s.Noise = 0.018
+		s.Strength = 0.75
+		s.Blur = 1.4
+		s.Noise = 0.04
 	case 2:
 		s.Light = [3]float32{1.0, 0.97, 0.87}
 		s.Azure = [3]float32{0.85, 1.50, 0.70}

@@ -24,25 +24,53 @@ import (
 // covariance; project, measure each pixel's angle in that plane, and take
 // the directions at the Alpha and 100-Alpha percentiles of the angle as the
 // two stain vectors (the one with more red absorbance is haematoxylin);
-// solve every pixel's concentrations by least squares; and take each
-// stain's 99th percentile as its maximum.
+// solve every pixel's concentrations by least squares, constrained to be
+// non-negative as StainTools does (unconstrained, the noise of the
+// background turns into colour speckle); and take each stain's 99th
+// percentile as its maximum.
+//
+// The method assumes white light: the same Io in every channel. Blood
+// smears and many scanners show a tinted background, which a fixed Io turns
+// into spurious stain; with AutoLight each image's light is estimated per
+// channel from its brightest pixels (the 98th percentile), densities are
+// taken relative to it, and the output is lit by the target's light.
 //
 // It is deterministic preprocessing (rng is not used), meant to run before
-// the random augmentations. Stains and MaxC hold the fitted target and can
-// be stored and set directly.
+// the random augmentations. Stains, MaxC and Light hold the fitted target
+// and can be stored and set directly.
 type Macenko struct {
-	Io    float64 // transmitted (background) light in [0, 1]; 240/255 when zero
-	Alpha float64 // angle percentile; 1 when zero
-	Beta  float64 // background optical-density threshold; 0.15 when zero
+	Io        float64 // transmitted (background) light in [0, 1]; 240/255 when zero
+	Alpha     float64 // angle percentile; 1 when zero
+	Beta      float64 // background optical-density threshold; 0.15 when zero
+	AutoLight bool    // estimate the light per image and channel instead of using Io
 
 	Stains [2][3]float64 // target haematoxylin and eosin OD unit vectors (R, G, B)
 	MaxC   [2]float64    // target 99th-percentile concentrations
+	Light  [3]float64    // target light per channel (Io in each without AutoLight)
 }
 
 // stainEstimate is one image's (or one set's) stain vectors and maxima.
 type stainEstimate struct {
 	he   [2]vec3
 	maxC [2]float64
+}
+
+// light returns the illumination to measure v's optical density against.
+func (m *Macenko) light(v []float32) vec3 {
+	if !m.AutoLight {
+		io, _, _ := m.params()
+		return vec3{io, io, io}
+	}
+	var l vec3
+	ch := make([]float64, len(v)/3)
+	for k := range 3 {
+		for i := range ch {
+			ch[i] = float64(v[3*i+k])
+		}
+		slices.Sort(ch)
+		l[k] = math.Max(percentile(ch, 98), 1.0/255)
+	}
+	return l
 }
 
 func (m *Macenko) params() (io, alpha, beta float64) {
@@ -73,12 +101,21 @@ func (m *Macenko) Fit(refs []*tensor.Tensor) error {
 		}
 		vals[i] = r.Contiguous().Values()
 	}
-	est, err := m.estimate(vals...)
+	lights := make([]vec3, len(vals))
+	var mean vec3
+	for i, v := range vals {
+		lights[i] = m.light(v)
+		for k := range 3 {
+			mean[k] += lights[i][k] / float64(len(vals))
+		}
+	}
+	est, err := m.estimate(vals, lights)
 	if err != nil {
 		return fmt.Errorf("transform: Macenko.Fit: %w", err)
 	}
 	m.Stains = [2][3]float64{est.he[0], est.he[1]}
 	m.MaxC = est.maxC
+	m.Light = mean
 	return nil
 }
 
@@ -103,34 +140,40 @@ func (m *Macenko) Normalize(img *tensor.Tensor) (*tensor.Tensor, error) {
 		panic("transform: Macenko used before Fit")
 	}
 	h, w, v := rgb("Macenko", img)
-	src, err := m.estimate(v)
+	light := m.light(v)
+	src, err := m.estimate([][]float32{v}, []vec3{light})
 	if err != nil {
 		return nil, fmt.Errorf("transform: Macenko: %w", err)
 	}
-	io, _, _ := m.params()
-	pinv := pseudoInverse(src.he)
+	target := vec3(m.Light)
+	if target == (vec3{}) { // set by hand without a light
+		io, _, _ := m.params()
+		target = vec3{io, io, io}
+	}
+	ls := newNNLS(src.he)
 	scale := [2]float64{m.MaxC[0] / src.maxC[0], m.MaxC[1] / src.maxC[1]}
 	t0, t1 := vec3(m.Stains[0]), vec3(m.Stains[1])
 	out := tensor.New(h, w, 3)
 	for i := 0; i < len(v); i += 3 {
-		o := opticalDensity(v[i:i+3], io)
-		c0 := pinv[0].dot(o) * scale[0]
-		c1 := pinv[1].dot(o) * scale[1]
+		o := opticalDensity(v[i:i+3], light)
+		c0, c1 := ls.solve(o)
+		c0 *= scale[0]
+		c1 *= scale[1]
 		for k := range 3 {
-			out.Data[i+k] = clamp01(float32(io * math.Exp(-(t0[k]*c0 + t1[k]*c1))))
+			out.Data[i+k] = clamp01(float32(target[k] * math.Exp(-(t0[k]*c0 + t1[k]*c1))))
 		}
 	}
 	return out, nil
 }
 
 func (m *Macenko) String() string {
-	return fmt.Sprintf("Macenko(H=%.3f, E=%.3f, maxC=%.3f)", m.Stains[0], m.Stains[1], m.MaxC)
+	return fmt.Sprintf("Macenko(H=%.3f, E=%.3f, maxC=%.3f, light=%.3f)", m.Stains[0], m.Stains[1], m.MaxC, m.Light)
 }
 
-func opticalDensity(p []float32, io float64) vec3 {
+func opticalDensity(p []float32, light vec3) vec3 {
 	var o vec3
 	for k := range 3 {
-		o[k] = -math.Log(math.Max(float64(p[k]), 1.0/255) / io)
+		o[k] = -math.Log(math.Max(float64(p[k]), 1.0/255) / light[k])
 	}
 	return o
 }
@@ -138,13 +181,14 @@ func opticalDensity(p []float32, io float64) vec3 {
 // minStained is the fewest foreground pixels an estimate accepts.
 const minStained = 16
 
-func (m *Macenko) estimate(images ...[]float32) (stainEstimate, error) {
-	io, alpha, beta := m.params()
+// estimate pools images, each measured against its own light.
+func (m *Macenko) estimate(images [][]float32, lights []vec3) (stainEstimate, error) {
+	_, alpha, beta := m.params()
 	var fg []vec3
 	total := 0
-	for _, v := range images {
+	for j, v := range images {
 		for i := 0; i < len(v); i += 3 {
-			o := opticalDensity(v[i:i+3], io)
+			o := opticalDensity(v[i:i+3], lights[j])
 			if o[0] >= beta && o[1] >= beta && o[2] >= beta {
 				fg = append(fg, o)
 			}
@@ -194,14 +238,14 @@ func (m *Macenko) estimate(images ...[]float32) (stainEstimate, error) {
 	if math.Abs(he[0].dot(he[1])) > 0.9995 {
 		return stainEstimate{}, errors.New("found one stain colour only; two (haematoxylin and eosin) are needed")
 	}
-	pinv := pseudoInverse(he)
+	ls := newNNLS(he)
 	c0 := make([]float64, 0, total)
 	c1 := make([]float64, 0, total)
-	for _, v := range images {
+	for j, v := range images {
 		for i := 0; i < len(v); i += 3 {
-			o := opticalDensity(v[i:i+3], io)
-			c0 = append(c0, pinv[0].dot(o))
-			c1 = append(c1, pinv[1].dot(o))
+			a, b := ls.solve(opticalDensity(v[i:i+3], lights[j]))
+			c0 = append(c0, a)
+			c1 = append(c1, b)
 		}
 	}
 	slices.Sort(c0)
@@ -230,6 +274,33 @@ func pseudoInverse(he [2]vec3) [2]vec3 {
 		r[1][k] = (a*he[1][k] - b*he[0][k]) / d
 	}
 	return r
+}
+
+// nnls solves min |o - c0 he0 - c1 he1| over c0, c1 >= 0.
+type nnls struct {
+	he   [2]vec3
+	pinv [2]vec3
+	n2   [2]float64 // |he_i|²
+}
+
+func newNNLS(he [2]vec3) nnls {
+	return nnls{he: he, pinv: pseudoInverse(he), n2: [2]float64{he[0].dot(he[0]), he[1].dot(he[1])}}
+}
+
+// solve takes the unconstrained solution when it is feasible; otherwise
+// the optimum lies on an axis, the better of the two one-stain fits.
+func (s nnls) solve(o vec3) (c0, c1 float64) {
+	c0, c1 = s.pinv[0].dot(o), s.pinv[1].dot(o)
+	if c0 >= 0 && c1 >= 0 {
+		return c0, c1
+	}
+	a := max(0, o.dot(s.he[0])/s.n2[0])
+	b := max(0, o.dot(s.he[1])/s.n2[1])
+	// residual² of a one-stain fit c*v is |o|² - c²|v|² at the optimum c
+	if a*a*s.n2[0] >= b*b*s.n2[1] {
+		return a, 0
+	}
+	return 0, b
 }
 
 // percentile of sorted s with linear interpolation (NumPy's default).

@@ -112,44 +112,65 @@ func tissue(seed uint64, n int) []float64 {
 func unitVec(v vec3) vec3 { return v.scale(1 / v.norm()) }
 
 func TestMacenkoRecoversTarget(t *testing.T) {
-	const h, w, io = 48, 48, 240.0 / 255
+	const h, w = 48, 48
 	// The target: the reference H&E vectors of Macenko's own code.
 	targetHE := [2]vec3{unitVec(vec3{0.5626, 0.7201, 0.4062}), unitVec(vec3{0.2159, 0.8012, 0.5581})}
 	// The source: the same kind of tissue stained with other dyes, and darker.
 	sourceHE := [2]vec3{unitVec(vec3{0.65, 0.70, 0.29}), unitVec(vec3{0.30, 0.85, 0.40})}
-	ref := stained(tissue(1, h*w), targetHE, io, h, w)
-	var m Macenko
-	if err := m.Fit([]*tensor.Tensor{ref}); err != nil {
-		t.Fatal(err)
+	grey := vec3{240.0 / 255, 240.0 / 255, 240.0 / 255}
+	tests := []struct {
+		name          string
+		auto          bool
+		refLight, src vec3
+	}{
+		{"white light", false, grey, grey},
+		{"tinted light, estimated", true, vec3{0.99, 0.91, 0.82}, vec3{0.90, 0.9, 0.97}},
 	}
-	for s := range 2 {
-		if cos := vec3(m.Stains[s]).dot(targetHE[s]); cos < 0.995 {
-			t.Errorf("fitted stain %d = %.3f, want %.3f (cos %.4f)", s, m.Stains[s], targetHE[s], cos)
+	for _, tc := range tests {
+		ref := stainedLit(tissue(1, h*w), targetHE, tc.refLight, h, w)
+		m := Macenko{AutoLight: tc.auto}
+		if err := m.Fit([]*tensor.Tensor{ref}); err != nil {
+			t.Fatal(err)
+		}
+		for s := range 2 {
+			if cos := vec3(m.Stains[s]).dot(targetHE[s]); cos < 0.995 {
+				t.Errorf("%s: fitted stain %d = %.3f, want %.3f (cos %.4f)", tc.name, s, m.Stains[s], targetHE[s], cos)
+			}
+		}
+		conc := tissue(2, h*w)
+		dark := make([]float64, len(conc))
+		for i, c := range conc {
+			dark[i] = c * 1.4
+		}
+		src := stainedLit(dark, sourceHE, tc.src, h, w)
+		want := stainedLit(conc, targetHE, tc.refLight, h, w) // the source in the target's stain and light
+		out, err := m.Normalize(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, after := rmse(src, want), rmse(out, want)
+		t.Logf("%s: RMSE to the target-stained image: %.4f before, %.4f after", tc.name, before, after)
+		if after > 0.03 || after > before/4 {
+			t.Errorf("%s: RMSE to the target-stained image: %.4f before, %.4f after normalisation", tc.name, before, after)
+		}
+		wm, _ := LabStats(want)
+		om, _ := LabStats(out)
+		for k := range 3 {
+			if math.Abs(wm[k]-om[k]) > 2 {
+				t.Errorf("%s: Lab mean %d after normalisation %.2f, target %.2f", tc.name, k, om[k], wm[k])
+			}
 		}
 	}
-	conc := tissue(2, h*w)
-	dark := make([]float64, len(conc))
-	for i, c := range conc {
-		dark[i] = c * 1.4
+}
+
+// stainedLit is stained under coloured light.
+func stainedLit(conc []float64, he [2]vec3, light vec3, h, w int) *tensor.Tensor {
+	img := stained(conc, he, 1, h, w)
+	v := img.Values()
+	for i := range v {
+		v[i] *= float32(light[i%3])
 	}
-	src := stained(dark, sourceHE, io, h, w)
-	want := stained(conc, targetHE, io, h, w) // what the source looks like in the target's stain
-	out, err := m.Normalize(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, after := rmse(src, want), rmse(out, want)
-	t.Logf("RMSE to the target-stained image: %.4f before, %.4f after", before, after)
-	if after > 0.03 || after > before/4 {
-		t.Errorf("RMSE to the target-stained image: %.4f before, %.4f after normalisation", before, after)
-	}
-	wm, _ := LabStats(want)
-	om, _ := LabStats(out)
-	for k := range 3 {
-		if math.Abs(wm[k]-om[k]) > 2 {
-			t.Errorf("Lab mean %d after normalisation %.2f, target %.2f", k, om[k], wm[k])
-		}
-	}
+	return img
 }
 
 func rmse(a, b *tensor.Tensor) float64 {
@@ -259,5 +280,36 @@ func TestFastMath(t *testing.T) {
 	}
 	if fastExp(-100) != 0 {
 		t.Error("fastExp(-100) should underflow to 0")
+	}
+}
+
+func TestNNLS(t *testing.T) {
+	he := [2]vec3{unitVec(vec3{0.5626, 0.7201, 0.4062}), unitVec(vec3{0.2159, 0.8012, 0.5581})}
+	s := newNNLS(he)
+	rng := newRNG(43)
+	for range 2000 {
+		o := vec3{rng.Float64()*2 - 0.5, rng.Float64()*2 - 0.5, rng.Float64()*2 - 0.5}
+		c0, c1 := s.solve(o)
+		if c0 < 0 || c1 < 0 {
+			t.Fatalf("negative concentrations %g, %g", c0, c1)
+		}
+		res := func(a, b float64) float64 {
+			var r float64
+			for k := range 3 {
+				d := o[k] - a*he[0][k] - b*he[1][k]
+				r += d * d
+			}
+			return r
+		}
+		best := res(c0, c1)
+		// No feasible point on a grid around the solution does better.
+		for da := -0.05; da <= 0.05; da += 0.01 {
+			for db := -0.05; db <= 0.05; db += 0.01 {
+				a, b := c0+da, c1+db
+				if a >= 0 && b >= 0 && res(a, b) < best-1e-12 {
+					t.Fatalf("o=%v: (%g, %g) has residual %g, (%g, %g) does better with %g", o, c0, c1, best, a, b, res(a, b))
+				}
+			}
+		}
 	}
 }
