@@ -358,3 +358,82 @@ func BenchmarkConv2dChunk(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkConv2dPerSampleGradSq(b *testing.B) {
+	for _, bc := range convBenchCases {
+		b.Run(bc.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(7, 7))
+			l := NewConv2d(rng, bc.cfg)
+			x := tensor.Randn(rng, 1, bc.n, bc.h, bc.w, bc.cfg.In)
+			dy := tensor.Randn(rng, 1, l.Forward(x).Shape...)
+			l.Backward(dy)
+			sq := make([]float64, bc.n)
+			b.ReportAllocs()
+			for b.Loop() {
+				l.AddPerSampleGradSq(sq)
+			}
+		})
+	}
+}
+
+// Work split over threads must not change the results (beyond summation
+// order): each layer runs with one thread and with several on inputs large
+// enough to be cut into many pieces. Run with -race, it also checks that
+// the pieces do not write over each other.
+func TestSpatialLayersThreadInvariant(t *testing.T) {
+	defer tensor.SetThreads(0)
+	mk := func() []Module {
+		rng := rand.New(rand.NewPCG(8, 8))
+		gn := NewGroupNorm(4, 32)
+		randomAffine(rng, gn.Weight, gn.Bias)
+		return []Module{
+			NewConv2d(rng, ConvConfig{In: 32, Out: 24, Kernel: 3, Stride: 2, Padding: 1, Bias: true}),
+			NewConv2d(rng, ConvConfig{In: 32, Out: 16, Kernel: 3, Padding: 1, Groups: 2}),
+			NewConv2d(rng, ConvConfig{In: 32, Out: 32, Kernel: 3, Padding: 1, Groups: 32, Bias: true}),
+			NewConv2d(rng, ConvConfig{In: 32, Out: 8, Kernel: 1, Bias: true}),
+			NewConvTranspose2d(rng, ConvTransposeConfig{ConvConfig{In: 32, Out: 8, Kernel: 3, Stride: 2, Padding: 1}, 1}),
+			NewBatchNorm2d(32), gn,
+			NewMaxPool2d(3, 2, 1), NewAvgPool2d(3, 2, 1), NewAdaptiveAvgPool2d(3, 3), NewGlobalAvgPool(),
+			NewUpsample(2, "nearest"), NewUpsample(2, "bilinear"),
+		}
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	x := tensor.Randn(rng, 1, 6, 17, 15, 32)
+	run := func(threads int, smallChunks bool) [][]float32 {
+		tensor.SetThreads(threads)
+		if smallChunks { // many chunks, each spanning image borders
+			oldFloats, oldRows := convColFloats, convMinRows
+			convColFloats, convMinRows = 1<<12, 1
+			defer func() { convColFloats, convMinRows = oldFloats, oldRows }()
+		}
+		var out [][]float32
+		for _, m := range mk() {
+			y := m.Forward(x)
+			dy := tensor.Randn(rand.New(rand.NewPCG(10, 10)), 1, y.Shape...)
+			dx := m.Backward(dy)
+			out = append(out, append([]float32(nil), y.Values()...), append([]float32(nil), dx.Values()...))
+			for _, p := range Params(m) {
+				out = append(out, append([]float32(nil), p.Grad.Values()...))
+			}
+			if ps, ok := m.(PerSampler); ok {
+				sq := make([]float64, x.Dim(0))
+				ps.AddPerSampleGradSq(sq)
+				for _, v := range sq {
+					out = append(out, []float32{float32(v)})
+				}
+			}
+		}
+		return out
+	}
+	one := run(1, false)
+	for _, small := range []bool{false, true} {
+		many := run(5, small)
+		for i := range one {
+			for j, v := range one[i] {
+				if d := math.Abs(float64(v - many[i][j])); d > 1e-4*(1+math.Abs(float64(v))) {
+					t.Fatalf("small chunks %v: result %d, value %d: %g with one thread, %g with five", small, i, j, v, many[i][j])
+				}
+			}
+		}
+	}
+}
