@@ -166,18 +166,6 @@ func (ds *Dataset) Image(i int) (*tensor.Tensor, error) {
 	return Decode(ds.FilePath(i))
 }
 
-// readItem returns item i's encoded bytes (for array items, the raw pixels).
-func (ds *Dataset) readItem(i int, buf []byte) ([]byte, error) {
-	if ds.arrays != nil {
-		a, row, err := ds.arrayRow(i)
-		if err != nil {
-			return nil, err
-		}
-		return a.rowBytes(row), nil
-	}
-	return readFileInto(ds.FilePath(i), buf)
-}
-
 // readFileInto reads the file at path, reusing buf's memory when it is
 // large enough.
 func readFileInto(path string, buf []byte) ([]byte, error) {
