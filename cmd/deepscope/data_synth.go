@@ -60,7 +60,7 @@ The same flags give the same files.`,
 	f.IntVar(&cfg.Size, "size", 64, "image width and height in pixels")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
 	f.IntVar(&cfg.Sites, "sites", 2, "acquisition sites, each with its own stain and optics")
-	f.Float64Var(&cfg.Difficulty, "difficulty", 0.5, "0 (typical cells, uniform staining) to 1 (atypical cells, varied staining)")
+	f.Float64Var(&cfg.Difficulty, "difficulty", 0.5, "from near 0 (typical cells, even staining) to 1 (atypical cells, varied staining)")
 	f.StringVar(&classNames, "classes", "", "comma-separated subset of basophil,eosinophil,erythroblast,ig,lymphocyte,monocyte,neutrophil,platelet (default all)")
 	return c
 }
