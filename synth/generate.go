@@ -21,18 +21,18 @@ import (
 	"github.com/deepscope/deepscope/tensor"
 )
 
-// Config says what to generate. Zero N, Size, Sites and Classes take the
-// defaults; Difficulty is used as given (0 is the easiest).
+// Config says what to generate. Zero fields take the defaults.
 type Config struct {
 	N       int     // images in all, spread evenly over the classes; 2000 when zero
 	Size    int     // width and height in pixels; 64 when zero
 	Seed    uint64  // seeds everything
 	Sites   int     // acquisition sites, each with its own stain and optics (SiteStyle); 2 when zero
 	Classes []Class // AllClasses() when empty
-	// Difficulty in [0, 1] sets how much cells stray from their class's type
+	// Difficulty in (0, 1] sets how much cells stray from their class's type
 	// (Style.Variability) and how much stain, light, focus and noise vary
-	// from image to image. 0.5 gives classes that a small CNN learns well
-	// and that no colour statistic separates.
+	// from image to image; 0.5 when zero. 0.5 gives classes that a small CNN
+	// learns well and that no colour statistic separates; a small value
+	// such as 0.01 gives nearly typical cells.
 	Difficulty float64
 }
 
@@ -53,13 +53,16 @@ func (cfg Config) withDefaults() (Config, error) {
 	if len(cfg.Classes) == 0 {
 		cfg.Classes = AllClasses()
 	}
+	if cfg.Difficulty == 0 {
+		cfg.Difficulty = 0.5
+	}
 	switch {
 	case cfg.Size < 16 || cfg.Size > 1024:
 		return cfg, fmt.Errorf("synth: size %d out of range [16, 1024]", cfg.Size)
 	case cfg.Sites < 1 || cfg.Sites > 100:
 		return cfg, fmt.Errorf("synth: sites %d out of range [1, 100]", cfg.Sites)
 	case cfg.Difficulty < 0 || cfg.Difficulty > 1 || math.IsNaN(cfg.Difficulty):
-		return cfg, fmt.Errorf("synth: difficulty %g out of range [0, 1]", cfg.Difficulty)
+		return cfg, fmt.Errorf("synth: difficulty %g out of range (0, 1]", cfg.Difficulty)
 	case cfg.N < len(cfg.Classes) || cfg.N > 10_000_000:
 		return cfg, fmt.Errorf("synth: n %d out of range [%d (one per class), 10000000]", cfg.N, len(cfg.Classes))
 	}

@@ -53,6 +53,11 @@ func TestRenderDeterministic(t *testing.T) {
 	if differ != len(a) {
 		t.Errorf("only %d of %d images change with the seed", differ, len(a))
 	}
+	// A zero Difficulty means the default, 0.5.
+	zero := Config{N: 16, Size: 32, Seed: 5}
+	if !equal(Render(zero, a[3]), Render(cfg, a[3])) {
+		t.Error("Difficulty 0 does not render as the default 0.5")
+	}
 }
 
 func equal(a, b *tensor.Tensor) bool {

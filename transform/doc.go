@@ -11,7 +11,9 @@
 // generator state gives the same output, on any machine and with any number
 // of loader workers. Apply never changes its input (a loader may cache the
 // decoded images it passes in); it returns a new tensor, or the input itself
-// when the transform leaves the image as it is.
+// when the transform leaves the image as it is. Transforms hold no mutable
+// state once configured (or fitted), so one value may serve many loader
+// goroutines at once.
 //
 // The names and parameter conventions follow torchvision.transforms
 // (RandomResizedCrop's scale and ratio, ColorJitter's factors), so recipes
