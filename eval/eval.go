@@ -143,9 +143,10 @@ func Page(dir string, out *Outcome, o Options) (*report.Page, error) {
 	if err != nil {
 		return nil, err
 	}
+	name := datasetName(info.Config.Data)
 	p := &report.Page{
-		Title: fmt.Sprintf("%s on %s", info.Config.Model, filepath.Base(filepath.Clean(info.Config.Data))),
-		Dataset: report.Dataset{Name: filepath.Base(filepath.Clean(info.Config.Data)), Split: out.Data.Items[0].Split,
+		Title: fmt.Sprintf("%s on %s", info.Config.Model, name),
+		Dataset: report.Dataset{Name: name, Split: out.Data.Items[0].Split,
 			Train: info.TrainImages, Val: info.ValImages},
 		Run: report.Run{Model: info.Config.Model, InputSize: info.Config.Size, Epochs: len(logs),
 			Device: fmt.Sprintf("CPU, %d threads (%s)", info.Threads, runtime.GOARCH), Version: info.Version},
@@ -175,6 +176,16 @@ func Page(dir string, out *Outcome, o Options) (*report.Page, error) {
 		p.Mistakes = mistakes(out, n)
 	}
 	return p, nil
+}
+
+// datasetName names a dataset by its folder: the folder itself, or the
+// folder holding a manifest or archive file.
+func datasetName(path string) string {
+	path = filepath.Clean(path)
+	if ext := filepath.Ext(path); ext == ".csv" {
+		return filepath.Base(filepath.Dir(path))
+	}
+	return filepath.Base(path)
 }
 
 // mistakes returns the n wrong predictions made with the highest
