@@ -20,8 +20,12 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		return
 	}
 	g := gemmOp{transA: transA, transB: transB, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb}
-	if m*n*k < smallGemm {
+	switch {
+	case m*n*k < smallGemm || m == 1 && !transB:
 		g.small(m, n, k, beta, c, ldc)
+		return
+	case n == 1 && !transA && (transB || ldb == 1):
+		g.gemv(m, k, beta, c, ldc)
 		return
 	}
 	g.blocked(m, n, k, beta, c, ldc)

@@ -11,7 +11,7 @@ import "sync"
 // partial C per extra thread and a final reduction.
 
 // parallelFlops is the size m*n*k from which Gemm uses more than one thread.
-const parallelFlops = 1 << 18
+const parallelFlops = 1 << 20
 
 type gemmSplit int
 

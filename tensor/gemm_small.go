@@ -42,3 +42,20 @@ func (g *gemmOp) small(m, n, k int, beta float32, c []float32, ldc int) {
 		}
 	}
 }
+
+// gemv computes C for n == 1 when rows of A and the column of op(B) are
+// both contiguous: one dot product per row of C, rows spread over threads.
+// (A micro-kernel tile would waste 15 of its 16 columns here.)
+// Only this path allocates (its closure), once per call.
+func (g *gemmOp) gemv(m, k int, beta float32, c []float32, ldc int) {
+	a, lda, alpha, x := g.a, g.lda, g.alpha, g.b[:k]
+	Parallel(m, max(1, parallelFlops/max(k, 1)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			s := alpha * Dot(a[i*lda:i*lda+k], x)
+			if beta != 0 {
+				s += beta * c[i*ldc]
+			}
+			c[i*ldc] = s
+		}
+	})
+}

@@ -133,11 +133,15 @@ var gemmShapes = []gemmCase{
 	{145, 40, 300, 1, 0, 3},  // crosses MC=144 and KC=256
 	{12, 70, 600, 1, 0.5, 0}, // long k
 	{30, 20, 2000, 1, 0, 0},  // split along k
-	{4, 300, 300, 1, 1, 1},   // split along n
-	{300, 48, 40, 1, 0, 0},   // split along m
+	{4, 600, 500, 1, 1, 1},   // split along n
+	{300, 48, 80, 1, 0, 0},   // split along m
 	{5, 7, 0, 1, 0, 0},       // k = 0: C = beta*C
 	{5, 7, 0, 1, 2, 1},
-	{20, 30, 40, 0, 3, 0}, // alpha = 0
+	{20, 30, 40, 0, 3, 0},   // alpha = 0
+	{3000, 1, 300, 1, 0, 0}, // matrix-vector
+	{300, 1, 70, 2, 0.5, 1}, // matrix-vector, strided column of B
+	{1, 500, 300, 1, 0, 0},  // vector-matrix
+	{1, 300, 20, 1, 1, 2},
 }
 
 // TestGemmMatchesRef runs the shape table on 1 and 2 threads, with the
@@ -179,7 +183,7 @@ func TestGemmBlockEdges(t *testing.T) {
 				{50, 70, 45, 1, 0, 0},
 				{49, 81, 22, 1.5, 0.5, 3},
 				{13, 33, 8, 1, 1, 0},
-				{61, 95, 71, 1, 0, 1}, // parallel: 413k multiply-adds
+				{61, 95, 190, 1, 0, 1}, // parallel: 1.1M multiply-adds
 				{24, 24, 900, -1, 0, 0},
 			} {
 				checkGemmCase(t, rng, tc)
@@ -200,9 +204,12 @@ func TestGemmSplits(t *testing.T) {
 		{4608, 512, 2048, 2, "m"}, // weight gradient, layer4
 		{100352, 576, 64, 2, "m"}, // input gradient, layer1
 		{2048, 4608, 512, 2, "n"}, // input gradient, layer4: packing all of B twice costs more
-		{4, 300, 300, 2, "n"},     // few rows
+		{4, 600, 500, 2, "n"},     // few rows (as in gemmShapes)
+		{30, 20, 2000, 2, "k"},
+		{300, 48, 80, 2, "m"},
 		{1024, 1024, 1024, 1, "none"},
 		{10, 10, 10, 2, "none"}, // too small to share
+		{64, 64, 64, 2, "none"},
 	} {
 		if got := tensor.Split(tc.m, tc.n, tc.k, tc.t); got != tc.want {
 			t.Errorf("Split(%d, %d, %d, %d) = %s, want %s", tc.m, tc.n, tc.k, tc.t, got, tc.want)
