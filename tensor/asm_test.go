@@ -132,14 +132,18 @@ func TestPackTwins(t *testing.T) {
 	}
 	atA := func(i, ld, kc int) int { q, p, r := i/(kc*6), i%(kc*6)/6, i%6; return p*ld + q*6 + r }
 	atB := func(i, ld, kc int) int { return i/16*ld + i%16 }
-	packers := []packer{{"a-trans-go", transA(tensor.PackATransGo), atA}, {"b16-go", tensor.PackB16Go, atB}}
+	atBT := func(i, ld, kc int) int { return i%16*ld + i/16 }
+	packers := []packer{{"a-trans-go", transA(tensor.PackATransGo), atA}, {"b16-go", tensor.PackB16Go, atB}, {"b-trans-go", tensor.PackBTransGo, atBT}}
 	if tensor.HasAVX2() {
-		packers = append(packers, packer{"a-trans-avx2", transA(tensor.PackATransAVX2), atA}, packer{"b16-avx2", tensor.PackB16AVX2, atB})
+		packers = append(packers, packer{"a-trans-avx2", transA(tensor.PackATransAVX2), atA}, packer{"b16-avx2", tensor.PackB16AVX2, atB}, packer{"b-trans-avx2", tensor.PackBTransAVX2, atBT})
 	}
 	for _, p := range packers {
-		for _, kc := range []int{1, 2, 5, 64} {
-			ld := 16*panels + 3
-			_, src := vecGuarded(rng, kc*ld)
+		for _, kc := range []int{1, 2, 5, 8, 64} {
+			if p.name == "b-trans-avx2" && kc%8 != 0 {
+				continue // eight k steps at a time
+			}
+			ld := 16*panels + 67
+			_, src := vecGuarded(rng, max(kc, 16)*ld)
 			size := kc * 16
 			if p.name[0] == 'a' {
 				size = kc * 6 * panels

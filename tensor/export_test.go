@@ -64,6 +64,7 @@ var (
 var (
 	PackATransGo, PackATransAVX2 = packATransGo, packATransAVX2
 	PackB16Go, PackB16AVX2       = packB16Go, packB16AVX2
+	PackBTransGo, PackBTransAVX2 = packBTransGo, packBTransAVX2
 )
 
 // ForceSplit makes Gemm cut every parallel problem along "m", "n" or "k"

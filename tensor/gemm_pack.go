@@ -66,6 +66,10 @@ func (g *gemmOp) packB(dst []float32, pc, kc, jc, nc int) {
 			continue
 		}
 		// op(B)[p][j] = b[j*ldb+p]: columns of op(B) are contiguous.
+		if cols == nr {
+			packBTrans(d, b[j0*ldb+pc:], ldb, kc)
+			continue
+		}
 		for j := 0; j < nr; j++ {
 			if j >= cols {
 				for p := 0; p < kc; p++ {
@@ -124,5 +128,37 @@ func packATransGo(dst, a []float32, lda, kc, panels int) {
 func packB16Go(dst, b []float32, ldb, kc int) {
 	for p := 0; p < kc; p++ {
 		copy(dst[p*nr:p*nr+nr], b[p*ldb:p*ldb+nr])
+	}
+}
+
+// packBTrans packs a full panel of a transposed B, eight k steps at a
+// time in assembly and the rest in Go.
+func packBTrans(dst, b []float32, ldb, kc int) {
+	_ = dst[kc*nr-1]
+	_ = b[(nr-1)*ldb+kc-1]
+	k8 := 0
+	if useAVX2 {
+		k8 = kc &^ 7
+		packBTransAVX2(dst, b, ldb, k8)
+	}
+	for j := 0; j < nr; j++ {
+		for p, v := range b[j*ldb+k8 : j*ldb+kc] {
+			dst[(k8+p)*nr+j] = v
+		}
+	}
+}
+
+// packBTransGo is the pure-Go twin of packBTransAVX2.
+//
+//	for p := 0; p < kc; p++ {
+//		for j := 0; j < 16; j++ {
+//			dst[p*16+j] = b[j*ldb+p]
+//		}
+//	}
+func packBTransGo(dst, b []float32, ldb, kc int) {
+	for j := 0; j < nr; j++ {
+		for p, v := range b[j*ldb : j*ldb+kc] {
+			dst[p*nr+j] = v
+		}
 	}
 }

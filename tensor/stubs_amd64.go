@@ -98,3 +98,16 @@ func packATransAVX2(dst, a []float32, lda, kc, panels int)
 //
 //go:noescape
 func packB16AVX2(dst, b []float32, ldb, kc int)
+
+// packBTransAVX2 packs a panel of sixteen columns of op(B) from a
+// transposed B: rows of b become columns of the panel. kc must be a
+// multiple of 8.
+//
+//	for p := 0; p < kc; p++ {
+//		for j := 0; j < 16; j++ {
+//			dst[p*16+j] = b[j*ldb+p]
+//		}
+//	}
+//
+//go:noescape
+func packBTransAVX2(dst, b []float32, ldb, kc int)

@@ -38,3 +38,6 @@ func packATransAVX2(dst, a []float32, lda, kc, panels int) { packATransGo(dst, a
 
 // packB16AVX2 is packB16Go in builds without assembly.
 func packB16AVX2(dst, b []float32, ldb, kc int) { packB16Go(dst, b, ldb, kc) }
+
+// packBTransAVX2 is packBTransGo in builds without assembly.
+func packBTransAVX2(dst, b []float32, ldb, kc int) { packBTransGo(dst, b, ldb, kc) }
