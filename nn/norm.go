@@ -174,20 +174,20 @@ func (l *BatchNorm2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	}
 	sdy, sdyx := part[:c], part[c:2*c]
 	gw, gb, w := l.Weight.Grad.Values(), l.Bias.Grad.Values(), l.Weight.Value.Values()
-	// dx = a*dy + b*x + d per channel. With batch statistics,
-	// dx = w*invstd*(dy - Σdy/n - (x-mean)*invstd²*Σdy(x-mean)/n).
-	coef := ensureBuf(&l.coef, 3*c)
-	a, b, d := coef[:c], coef[c:2*c], coef[2*c:]
+	// dx = a*dy + b*(x-mean) + d per channel. With batch statistics,
+	// dx = w*invstd*(dy - Σdy/n - (x-mean)*invstd²*Σdy(x-mean)/n); x-mean
+	// is formed per element, which keeps the precision when |mean| >> std.
+	coef := ensureBuf(&l.coef, 4*c)
+	a, b, d, mu := coef[:c], coef[c:2*c], coef[2*c:3*c], coef[3*c:]
 	n := float64(rows)
 	for j := range c {
 		gw[j] += float32(sdyx[j] * l.invstd[j])
 		gb[j] += float32(sdy[j])
 		aj := float64(w[j]) * l.invstd[j]
-		a[j], b[j], d[j] = float32(aj), 0, 0
+		a[j], b[j], d[j], mu[j] = float32(aj), 0, 0, float32(l.mean[j])
 		if l.batchStats {
-			bj := -aj * l.invstd[j] * l.invstd[j] * sdyx[j] / n
-			b[j] = float32(bj)
-			d[j] = float32(-aj*sdy[j]/n - bj*l.mean[j])
+			b[j] = float32(-aj * l.invstd[j] * l.invstd[j] * sdyx[j] / n)
+			d[j] = float32(-aj * sdy[j] / n)
 		}
 	}
 	dx := tensor.Ensure(&l.dx, l.x.Shape...)
@@ -196,7 +196,7 @@ func (l *BatchNorm2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 		for r := lo; r < hi; r++ {
 			xs, ds, o := rowOf(xv, r, c), rowOf(dyv, r, c), rowOf(dxv, r, c)
 			for j, g := range ds {
-				o[j] = a[j]*g + b[j]*xs[j] + d[j]
+				o[j] = a[j]*g + b[j]*(xs[j]-mu[j]) + d[j]
 			}
 		}
 	})

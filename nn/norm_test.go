@@ -210,3 +210,45 @@ func BenchmarkBatchNorm2dForwardBackward(b *testing.B) {
 		l.Backward(dy)
 	}
 }
+
+// With a mean far larger than the spread, a float32 backward that expands
+// b*(x-mean) into b*x - b*mean loses its digits; the layer must stay close
+// to the float64 gradient.
+func TestBatchNorm2dBackwardLargeMean(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	const rows, c = 64, 3
+	x := tensor.New(4, 4, 4, c)
+	for i := range x.Data {
+		x.Data[i] = 100 + 0.01*float32(rng.NormFloat64())
+	}
+	dy := tensor.Randn(rng, 1, x.Shape...)
+	l := NewBatchNorm2d(c)
+	randomAffine(rng, l.Weight, l.Bias)
+	l.Forward(x)
+	got := l.Backward(dy).Values()
+	var worst, scale float64
+	for j := 0; j < c; j++ {
+		var mean, v, sdy, sdyx float64
+		for r := 0; r < rows; r++ {
+			mean += float64(x.Data[r*c+j]) / rows
+		}
+		for r := 0; r < rows; r++ {
+			d := float64(x.Data[r*c+j]) - mean
+			v += d * d / rows
+			sdy += float64(dy.Data[r*c+j])
+			sdyx += float64(dy.Data[r*c+j]) * d
+		}
+		is := 1 / math.Sqrt(v+1e-5)
+		w := float64(l.Weight.Value.Data[j])
+		for r := 0; r < rows; r++ {
+			d := float64(x.Data[r*c+j]) - mean
+			want := w * is * (float64(dy.Data[r*c+j]) - sdy/rows - d*is*is*sdyx/rows)
+			worst = math.Max(worst, math.Abs(float64(got[r*c+j])-want))
+			scale = math.Max(scale, math.Abs(want))
+		}
+	}
+	// Measured: 1.9e-6 of scale; the expanded form gives 8.5e-6.
+	if worst > 4e-6*scale {
+		t.Errorf("dx off by %.3g at scale %.3g", worst, scale)
+	}
+}
