@@ -179,6 +179,10 @@ func macroKernel(mc, nc, kc int, pa, pb []float32, alpha, beta float32, c []floa
 // k-slice pc..pc+kc from packed B, the micro-kernel reading whole mr-row
 // panels of A where they lie; only a last partial panel is packed.
 func (g *gemmOp) macroInPlace(m0, m1, pc, kc, nc int, pb []float32, beta float32, c []float32, ldc int, w *gemmWork) {
+	// The kernel prefetches pf values ahead of each A value it reads: for
+	// a transposed A, the line a few k steps on; otherwise the same spot in
+	// a row of the next panel, a different row for each B panel, so the
+	// next panel is in cache when its turn comes.
 	rs, cs, pf := g.lda, 1, 0
 	if g.transA {
 		rs, cs, pf = 1, g.lda, prefetchSteps*g.lda
@@ -194,6 +198,9 @@ func (g *gemmOp) macroInPlace(m0, m1, pc, kc, nc int, pb []float32, beta float32
 		_ = ap[(mr-1)*rs+(kc-1)*cs]
 		for jr := 0; jr < nc; jr += nr {
 			bp := pb[jr*kc:]
+			if !g.transA {
+				pf = (mr + jr/nr%mr) * rs
+			}
 			if nc-jr >= nr {
 				stridedKernel(kc, ap, rs, cs, bp, ct[jr:], ldc, pf, g.alpha, beta)
 				continue
