@@ -72,11 +72,13 @@ func TestResNet18MedMNISTParity(t *testing.T) {
 		t.Errorf("loss %.7f, PyTorch %.7f", loss, byName["loss"].Data[0])
 	}
 	nn.ZeroGrad(m)
-	// Batch statistics over 4 images make these gradients ill-conditioned:
-	// PyTorch's own float32 gradients are 1% of scale off the exact
-	// (float64) ones the fixture holds. BatchNorm here accumulates its
-	// statistics in float64, and lands within 1e-6 of them.
-	compareGrads(t, m, m.Backward(ce.Backward()), byName, "", 1e-4)
+	// In train mode the fixture's float64 gradients are the reference, and
+	// float32 cannot always follow them: one output of layer4.1 lies within
+	// float32 rounding (3e-5) of zero, so its ReLU opens in float64 and not
+	// in float32 (PyTorch's own float32 gradients differ from its float64
+	// ones by 1% of scale for this reason). Float32 summation order decides
+	// the side, hence the looser tolerance here than in eval mode.
+	compareGrads(t, m, m.Backward(ce.Backward()), byName, "", 2e-2)
 }
 
 // compareGrads checks the input gradient dx and every parameter gradient of
