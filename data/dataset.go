@@ -181,6 +181,9 @@ func readFileInto(path string, buf []byte) ([]byte, error) {
 	if st.IsDir() {
 		return nil, fileErr(path, "is a directory")
 	}
+	if st.Size() > MaxFileBytes {
+		return nil, fileErr(path, "file of %d bytes is over the limit of %d", st.Size(), MaxFileBytes)
+	}
 	n := int(st.Size())
 	if cap(buf) < n {
 		buf = make([]byte, n)

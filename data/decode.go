@@ -25,6 +25,8 @@ import (
 const (
 	MaxSide   = 16384    // pixels on either side
 	MaxPixels = 64 << 20 // width × height
+	// MaxFileBytes bounds the size of an image file read into memory.
+	MaxFileBytes = 1 << 30
 )
 
 // FileError is an error about one image or index file; Path names it.
@@ -53,9 +55,9 @@ type ImageInfo struct {
 
 // Decode reads and decodes the image file at path; see DecodeBytes.
 func Decode(path string) (*tensor.Tensor, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFileInto(path, nil)
 	if err != nil {
-		return nil, &FileError{Path: path, Err: unwrapPathError(err)}
+		return nil, err
 	}
 	return DecodeBytes(path, b)
 }
@@ -83,11 +85,12 @@ func DecodeInfo(name string, b []byte) (ImageInfo, error) {
 	return ImageInfo{Format: format, Width: cfg.Width, Height: cfg.Height, Channels: ch, BitDepth: depth}, nil
 }
 
-func decodeConfig(name string, b []byte) (image.Config, string, error) {
+func decodeConfig(name string, b []byte) (cfg image.Config, format string, err error) {
+	defer recoverDecoder(name, &err)
 	if len(b) == 0 {
 		return image.Config{}, "", fileErr(name, "empty file")
 	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+	cfg, format, err = image.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
 		switch {
 		case errors.Is(err, image.ErrFormat):
@@ -107,11 +110,12 @@ func decodeConfig(name string, b []byte) (image.Config, string, error) {
 	return cfg, format, nil
 }
 
-func decodeImage(name string, b []byte) (image.Image, string, error) {
+func decodeImage(name string, b []byte) (img image.Image, format string, err error) {
 	if _, _, err := decodeConfig(name, b); err != nil {
 		return nil, "", err
 	}
-	img, format, err := image.Decode(bytes.NewReader(b))
+	defer recoverDecoder(name, &err)
+	img, format, err = image.Decode(bytes.NewReader(b))
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return nil, format, fileErr(name, "truncated %s", format)
@@ -122,6 +126,14 @@ func decodeImage(name string, b []byte) (image.Image, string, error) {
 		return nil, format, fileErr(name, "bad %s: %v", format, err)
 	}
 	return img, format, nil
+}
+
+// recoverDecoder turns a panic inside a third-party decoder on malformed
+// input into an error naming the file, so bad data never crashes a run.
+func recoverDecoder(name string, err *error) {
+	if r := recover(); r != nil {
+		*err = fileErr(name, "decoder failed on malformed data: %v", r)
+	}
 }
 
 // head returns the first bytes of b for an error message.

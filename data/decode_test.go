@@ -283,3 +283,24 @@ func TestYCbCrSubsampled(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeBytes checks that no input makes decoding panic or return an
+// image without an error-free shape. Run: go test -fuzz FuzzDecodeBytes ./data
+func FuzzDecodeBytes(f *testing.F) {
+	for _, format := range []string{"png", "jpeg", "bmp", "tiff"} {
+		f.Add(encode(f, testImage(6, 5, 1), format))
+	}
+	f.Add(pngClaiming(100000, 100000))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		img, err := DecodeBytes("f", b)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "data: f: ") {
+				t.Errorf("error %q does not name the file", err)
+			}
+			return
+		}
+		if img.Dims() != 3 || img.Len() == 0 || (img.Shape[2] != 1 && img.Shape[2] != 3) {
+			t.Errorf("shape %v", img.Shape)
+		}
+	})
+}

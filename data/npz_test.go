@@ -182,3 +182,22 @@ func TestOpenNPZErrors(t *testing.T) {
 		t.Errorf("not a zip: %v", err)
 	}
 }
+
+// FuzzReadNPY checks that no .npy bytes make the reader panic or allocate
+// beyond what the input holds. Run: go test -fuzz FuzzReadNPY ./data
+func FuzzReadNPY(f *testing.F) {
+	f.Add(npy("|u1", []int{2, 3}, []byte{1, 2, 3, 4, 5, 6}))
+	f.Add(npy("<i8", []int{1}, make([]byte, 8)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := readNPY(bytes.NewReader(b), uint64(len(b)))
+		if err != nil {
+			return
+		}
+		if len(a.data) > len(b) {
+			t.Fatalf("%d data bytes from %d input bytes", len(a.data), len(b))
+		}
+		if a.dtype != "f4" && a.dtype != "f8" {
+			a.ints()
+		}
+	})
+}
