@@ -89,7 +89,7 @@ func ExampleCheck() {
 	defer os.RemoveAll(dir)
 	makeCells(dir, 3)
 	b, _ := os.ReadFile(filepath.Join(dir, "neutrophil", "0.png"))
-	os.WriteFile(filepath.Join(dir, "lymphocyte", "copy.png"), b, 0o644)      // a duplicate under another label
+	os.WriteFile(filepath.Join(dir, "lymphocyte", "copy.png"), b, 0o644)     // a duplicate under another label
 	os.WriteFile(filepath.Join(dir, "lymphocyte", "cut.png"), b[:40], 0o644) // truncated
 
 	ds, _ := data.Open(dir)
