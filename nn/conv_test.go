@@ -437,3 +437,24 @@ func TestSpatialLayersThreadInvariant(t *testing.T) {
 		}
 	}
 }
+
+// A convolution stage on a channels-last batch: 3x3 convolution, batch
+// normalisation, max pooling, and the global average pooling of a
+// classifier head.
+func ExampleConv2d() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	stage := NewSequential(
+		NewConv2d(rng, ConvConfig{In: 3, Out: 16, Kernel: 3, Padding: 1}),
+		NewBatchNorm2d(16),
+		NewMaxPool2d(2, 2, 0),
+		NewGlobalAvgPool(),
+	)
+	x := tensor.Randn(rng, 1, 8, 28, 28, 3) // [N, H, W, C]
+	y := stage.Forward(x)
+	dx := stage.Backward(tensor.Full(1, y.Shape...))
+	fmt.Println(y.Shape, dx.Shape)
+	fmt.Println(stage.Layers[0].(*Conv2d).Weight.Value.Shape) // PyTorch's OIHW
+	// Output:
+	// [8 16] [8 28 28 3]
+	// [16 3 3 3]
+}

@@ -30,14 +30,19 @@ func checkPoolArgs(what string, k, stride, padding int) int {
 
 // MaxPool2d takes the maximum over Kernel×Kernel windows moved by Stride
 // over the input padded with -Inf, as PyTorch's nn.MaxPool2d (dilation 1,
-// ceil_mode off): OH = (H + 2*Padding - Kernel)/Stride + 1. Within a window
-// the first maximum in row-major order wins, and a NaN wins over numbers,
-// so the gradient goes where PyTorch sends it.
+// ceil_mode off): OH = (H + 2*Padding - Kernel)/Stride + 1. A NaN in a
+// window makes the output NaN. The gradient goes where PyTorch sends it:
+// to the window's first maximum in row-major order, or its last NaN.
+//
+// Forward keeps no indices: Backward finds each window's maximum again by
+// comparing the input with the output, which costs less than tracking the
+// argument during Forward (whose branches the data decide) and nothing in
+// evaluation. It needs the output unchanged until then.
 type MaxPool2d struct {
 	Kernel, Stride, Padding int
 
 	x, y, dx *tensor.Tensor
-	arg      []int32 // per output value: offset of the chosen input within its image
+	at       []int32 // per thread: each channel's chosen input in Backward
 }
 
 // NewMaxPool2d returns a max pooling; stride 0 means stride = k, as in PyTorch.
@@ -48,52 +53,46 @@ func NewMaxPool2d(k, stride, padding int) *MaxPool2d {
 // Forward pools x, [N, H, W, C].
 func (l *MaxPool2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 	g := poolGeom("MaxPool2d", x, l.Kernel, l.Stride, l.Padding)
-	if g.H*g.W*g.C > math.MaxInt32 {
-		panic(fmt.Sprintf("nn: MaxPool2d: image %v too large", x.Shape))
-	}
 	x = x.Contiguous()
 	l.x = x
 	oh, ow, C := g.OutH(), g.OutW(), g.C
 	y := tensor.Ensure(&l.y, g.N, oh, ow, C)
-	arg := ensureBuf(&l.arg, y.Len())
 	xv, yv := x.Values(), y.Values()
 	tensor.Parallel(g.N*oh, 1, func(lo, hi int) {
 		for u := lo; u < hi; u++ {
 			n, oy := u/oh, u%oh
-			img := xv[n*g.H*g.W*C : (n+1)*g.H*g.W*C]
 			for ox := 0; ox < ow; ox++ {
-				o := (u*ow + ox) * C
-				best, at := yv[o:o+C], arg[o:o+C]
-				// As PyTorch: start from -Inf at the window's first
-				// input, so an all -Inf window still picks an input.
-				first := (max(oy*g.SH-g.PH, 0)*g.W + max(ox*g.SW-g.PW, 0)) * C
+				best := yv[(u*ow+ox)*C:][:C]
 				for j := range best {
 					best[j] = float32(math.Inf(-1))
-					at[j] = int32(first + j)
 				}
-				for kh := 0; kh < g.KH; kh++ {
-					ih := oy*g.SH - g.PH + kh
-					if ih < 0 || ih >= g.H {
-						continue
+				l.window(g, n, oy, ox, func(off int) {
+					for j, v := range xv[off : off+C] {
+						best[j] = max(best[j], v) // NaN wins
 					}
-					for kw := 0; kw < g.KW; kw++ {
-						iw := ox*g.SW - g.PW + kw
-						if iw < 0 || iw >= g.W {
-							continue
-						}
-						off := (ih*g.W + iw) * C
-						for j, v := range img[off : off+C] {
-							if v > best[j] || v != v {
-								best[j] = v
-								at[j] = int32(off + j)
-							}
-						}
-					}
-				}
+				})
 			}
 		}
 	})
 	return y
+}
+
+// window calls fn with the offset into x of each input pixel under output
+// pixel (n, oy, ox), in row-major order, padding skipped.
+func (l *MaxPool2d) window(g tensor.ConvGeom, n, oy, ox int, fn func(off int)) {
+	for kh := 0; kh < g.KH; kh++ {
+		ih := oy*g.SH - g.PH + kh
+		if ih < 0 || ih >= g.H {
+			continue
+		}
+		for kw := 0; kw < g.KW; kw++ {
+			iw := ox*g.SW - g.PW + kw
+			if iw < 0 || iw >= g.W {
+				continue
+			}
+			fn(((n*g.H+ih)*g.W + iw) * g.C)
+		}
+	}
 }
 
 // Backward sends each output gradient to the input its maximum came from.
@@ -102,20 +101,72 @@ func (l *MaxPool2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 		panic(fmt.Sprintf("nn: MaxPool2d: Backward with dy %v after output %v", dy.Shape, shapeOrNil(l.y)))
 	}
 	dy = dy.Contiguous()
+	g := poolGeom("MaxPool2d", l.x, l.Kernel, l.Stride, l.Padding)
+	oh, ow, C := g.OutH(), g.OutW(), g.C
 	dx := tensor.Ensure(&l.dx, l.x.Shape...)
-	dxv, dyv := dx.Values(), dy.Values()
-	n := l.x.Dim(0)
-	per, perY := len(dxv)/n, len(dyv)/n
-	tensor.Parallel(n, 1, func(lo, hi int) {
-		for s := lo; s < hi; s++ {
-			d := dxv[s*per : (s+1)*per]
-			clear(d)
-			for i, v := range dyv[s*perY : (s+1)*perY] {
-				d[l.arg[s*perY+i]] += v
+	xv, yv, dxv, dyv := l.x.Values(), l.y.Values(), dx.Values(), dy.Values()
+	at := ensureBuf(&l.at, tensor.Threads()*C)
+	// Windows overlap, so each image is one piece of work.
+	parallelChunks(g.N, func(i, lo, hi int) {
+		idx := at[i*C : (i+1)*C]
+		for n := lo; n < hi; n++ {
+			clear(dxv[n*g.H*g.W*C : (n+1)*g.H*g.W*C])
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					o := ((n*oh+oy)*ow + ox) * C
+					ys, ds := yv[o:o+C], dyv[o:o+C]
+					for j := range idx {
+						idx[j] = -1
+					}
+					// Scan the window backwards so the last match kept is
+					// the first maximum; the select compiles without a branch.
+					for kh := g.KH - 1; kh >= 0; kh-- {
+						ih := oy*g.SH - g.PH + kh
+						if ih < 0 || ih >= g.H {
+							continue
+						}
+						for kw := g.KW - 1; kw >= 0; kw-- {
+							iw := ox*g.SW - g.PW + kw
+							if iw < 0 || iw >= g.W {
+								continue
+							}
+							off := ((n*g.H+ih)*g.W + iw) * C
+							xs, yw, aw := xv[off:off+C], ys[:C], idx[:C]
+							for j, v := range xs {
+								k := aw[j]
+								if v == yw[j] {
+									k = int32(off + j)
+								}
+								aw[j] = k
+							}
+						}
+					}
+					for j, k := range idx {
+						if k < 0 {
+							l.nanBackward(g, n, oy, ox, xv, j, ds[j], dxv)
+							continue
+						}
+						dxv[k] += ds[j]
+					}
+				}
 			}
 		}
 	})
 	return dx
+}
+
+// nanBackward sends channel j's gradient d, whose output is NaN (no input
+// compares equal to it), to the window's last NaN, where PyTorch sends it.
+func (l *MaxPool2d) nanBackward(g tensor.ConvGeom, n, oy, ox int, x []float32, j int, d float32, dx []float32) {
+	last := -1
+	l.window(g, n, oy, ox, func(off int) {
+		if v := x[off+j]; v != v {
+			last = off + j
+		}
+	})
+	if last >= 0 {
+		dx[last] += d
+	}
 }
 
 // AvgPool2d averages Kernel×Kernel windows moved by Stride over the input

@@ -93,8 +93,9 @@ func TestAvgPool2dForward(t *testing.T) {
 	}
 }
 
-// Ties go to the first maximum in row-major window order and a NaN wins, as
-// in PyTorch, so the gradient lands on that input.
+// Ties go to the first maximum in row-major window order and a NaN wins
+// (the last NaN if several), as in PyTorch, so the gradient lands on that
+// input.
 func TestMaxPool2dTiesAndNaN(t *testing.T) {
 	nan := float32(math.NaN())
 	cases := []struct {
@@ -104,6 +105,8 @@ func TestMaxPool2dTiesAndNaN(t *testing.T) {
 		{[]float32{1, 3, 3, 0}, []float32{0, 1, 0, 0}},
 		{[]float32{2, 2, 2, 2}, []float32{1, 0, 0, 0}},
 		{[]float32{1, nan, 5, 2}, []float32{0, 1, 0, 0}},
+		{[]float32{1, nan, nan, 2}, []float32{0, 0, 1, 0}}, // the last NaN
+		{[]float32{float32(math.Copysign(0, -1)), 0, -1, -2}, []float32{1, 0, 0, 0}}, // -0 ties +0
 		{[]float32{-inf32(), -inf32(), -inf32(), -inf32()}, []float32{1, 0, 0, 0}},
 	}
 	for _, c := range cases {
