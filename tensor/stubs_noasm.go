@@ -13,8 +13,9 @@ func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	sgemmKernelGo(k, a, b, c, ldc, alpha, beta)
 }
 
-// fmaPeakAVX2 is unused in builds without assembly.
-func fmaPeakAVX2(n int) { fmaPeakGo(n) }
+// fmaPeakAVX2 is never called in builds without assembly (PeakGFLOPS runs
+// fmaPeakGo there).
+func fmaPeakAVX2(n int) { panic("tensor: fmaPeakAVX2 in a build without assembly") }
 
 // axpyAVX2 is axpyGo in builds without assembly.
 func axpyAVX2(alpha float32, x, y []float32) { axpyGo(alpha, x, y) }
