@@ -87,7 +87,18 @@ func runDataCheck(path string, opt dataCheckOptions, stdout, stderr io.Writer) i
 		return checkProblems
 	}
 	start := time.Now()
-	r, err := data.Check(ds, data.CheckConfig{Workers: opt.workers, NearDistance: opt.near})
+	last := start
+	shown := false
+	progress := func(done, total int) { // to stderr, every 2 s on long runs
+		if now := time.Now(); now.Sub(last) > 2*time.Second {
+			last, shown = now, true
+			fmt.Fprintf(stderr, "\rchecked %d of %d images", done, total)
+		}
+	}
+	r, err := data.Check(ds, data.CheckConfig{Workers: opt.workers, NearDistance: opt.near, Progress: progress})
+	if shown {
+		fmt.Fprintln(stderr)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "deepscope data check:", err)
 		return checkUsage
