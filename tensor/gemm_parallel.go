@@ -5,18 +5,17 @@ import "sync"
 // Spreading one GEMM over threads. Each thread runs the serial blocked
 // algorithm on its own part of the problem with its own packing buffers,
 // so the threads never wait on each other. The problem is cut along m, n
-// or k, whichever packs the fewest values per thread: cutting m makes every
-// thread pack all of op(B), cutting n all of op(A), and cutting k (for
-// small C and long k, as in a convolution's weight gradient) costs a
+// or k, whichever leaves each thread the fewest values to pack or stream
+// beyond its share: cutting m makes every thread pack all of op(B),
+// cutting n makes every thread go through all of op(A), and cutting k (for
+// a small C and a long k, as in a convolution's weight gradient) costs a
 // partial C per extra thread and a final reduction.
 
 // parallelFlops is the size m*n*k from which Gemm uses more than one thread.
 const parallelFlops = 1 << 20
 
+// gemmSplit names the dimension a problem is cut along.
 type gemmSplit int
-
-// forceSplit, when not splitNone, overrides chooseSplit (for measurements).
-var forceSplit gemmSplit
 
 const (
 	splitNone gemmSplit = iota
@@ -24,6 +23,9 @@ const (
 	splitN
 	splitK
 )
+
+// forceSplit, when not splitNone, overrides chooseSplit (for measurements).
+var forceSplit gemmSplit
 
 // chooseSplit returns how to cut an m×n×k problem over t threads.
 func chooseSplit(m, n, k, t int) gemmSplit {
@@ -56,8 +58,8 @@ func chooseSplit(m, n, k, t int) gemmSplit {
 	return splitK
 }
 
-// gemmTask is one parallel Gemm call's shared state. Tasks are pooled with
-// their run closure made once, so a call allocates nothing.
+// gemmTask is one parallel Gemm call's shared state. Tasks are kept on a
+// free list with their closures made once, so a call allocates nothing.
 type gemmTask struct {
 	g      gemmOp
 	s      gemmSplit
@@ -76,12 +78,31 @@ type gemmTask struct {
 // maxParts bounds the number of parts one call is cut into.
 const maxParts = 64
 
-var taskPool = sync.Pool{New: func() any {
+var (
+	taskMu   sync.Mutex
+	taskFree []*gemmTask
+)
+
+func getTask() *gemmTask {
+	taskMu.Lock()
+	defer taskMu.Unlock()
+	if n := len(taskFree); n > 0 {
+		t := taskFree[n-1]
+		taskFree = taskFree[:n-1]
+		return t
+	}
 	t := new(gemmTask)
 	t.run = t.part
 	t.reduce = t.sum
 	return t
-}}
+}
+
+func putTask(t *gemmTask) {
+	t.g, t.c = gemmOp{}, nil // drop references to the caller's matrices
+	taskMu.Lock()
+	taskFree = append(taskFree, t)
+	taskMu.Unlock()
+}
 
 // blocked computes C with the packed algorithm on up to Threads() threads.
 func (g *gemmOp) blocked(m, n, k int, beta float32, c []float32, ldc int) {
@@ -113,7 +134,7 @@ func (g *gemmOp) blocked(m, n, k int, beta float32, c []float32, ldc int) {
 	if s == splitK {
 		npart = m * n
 	}
-	task := taskPool.Get().(*gemmTask)
+	task := getTask()
 	task.g, task.s, task.m, task.n, task.k, task.size = *g, s, m, n, k, size
 	task.beta, task.c, task.ldc, task.parts = beta, c, ldc, t
 	for i := 0; i < t; i++ {
@@ -127,8 +148,7 @@ func (g *gemmOp) blocked(m, n, k int, beta float32, c []float32, ldc int) {
 		putWork(task.works[i])
 		task.works[i] = nil
 	}
-	task.g, task.c = gemmOp{}, nil
-	taskPool.Put(task)
+	putTask(task)
 }
 
 // part computes parts lo..hi of the task.
