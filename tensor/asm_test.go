@@ -117,6 +117,63 @@ func TestMicroKernelTwins(t *testing.T) {
 	}
 }
 
+// TestWideKernelTwins checks the AVX-512 12×32 kernels against their Go
+// twins. It runs only on CPUs with AVX-512 (whatever DEEPSCOPE_AVX512 says).
+func TestWideKernelTwins(t *testing.T) {
+	if !tensor.HasAVX512() {
+		t.Skip("no AVX-512 on this CPU (or a build without assembly)")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	const ldc = 2*tensor.NR + 3
+	for _, k := range []int{0, 1, 3, 8, 37, 256} {
+		for _, ab := range [][2]float32{{1, 0}, {1, 1}, {-1.5, -0.75}} {
+			_, a0 := vecGuarded(rng, k*tensor.MR)
+			_, a1 := vecGuarded(rng, k*tensor.MR)
+			_, b0 := vecGuarded(rng, k*tensor.NR)
+			_, b1 := vecGuarded(rng, k*tensor.NR)
+			rs, cs := k+5, 1 // twelve rows in place
+			_, a := vecGuarded(rng, 11*rs+max(k-1, 0)*cs+1)
+			_, c0 := vecGuarded(rng, 11*ldc+2*tensor.NR)
+			for i := range c0 {
+				if i%ldc >= 2*tensor.NR || ab[1] == 0 {
+					c0[i] = float32(math.NaN())
+				}
+			}
+			for _, kern := range []struct {
+				name      string
+				want, got func(c []float32)
+			}{
+				{"packed",
+					func(c []float32) { tensor.Kernel12x32Go(k, a0, a1, b0, b1, c, ldc, ab[0], ab[1]) },
+					func(c []float32) { tensor.Kernel12x32AVX512(k, a0, a1, b0, b1, c, ldc, ab[0], ab[1]) }},
+				{"in-place",
+					func(c []float32) { tensor.KernelStrided12x32Go(k, a, rs, cs, b0, b1, c, ldc, 16, ab[0], ab[1]) },
+					func(c []float32) { tensor.KernelStrided12x32AVX512(k, a, rs, cs, b0, b1, c, ldc, 16, ab[0], ab[1]) }},
+			} {
+				want := append([]float32(nil), c0...)
+				kern.want(want)
+				all, got := vecGuarded(rng, len(c0))
+				copy(got, c0)
+				kern.got(got)
+				for i := range got {
+					if i%ldc >= 2*tensor.NR {
+						if !math.IsNaN(float64(got[i])) {
+							t.Fatalf("%s k=%d: wrote padding C[%d]", kern.name, k, i)
+						}
+						continue
+					}
+					if !closeTo(got[i], want[i], 2e-5*float32(k+2)) {
+						t.Fatalf("%s k=%d alpha=%g beta=%g: C[%d] = %g, want %g", kern.name, k, ab[0], ab[1], i, got[i], want[i])
+					}
+				}
+				if !vecGuardsIntact(all) {
+					t.Fatalf("%s k=%d: wrote outside C", kern.name, k)
+				}
+			}
+		}
+	}
+}
+
 // TestPackTwins checks the packing copies against their defining loops.
 func TestPackTwins(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))

@@ -1,20 +1,33 @@
 package tensor
 
-import "golang.org/x/sys/cpu"
+import (
+	"os"
+
+	"golang.org/x/sys/cpu"
+)
 
 // The instruction sets the kernels may use, read once at start-up. useAVX2
 // is false in builds without assembly (the noasm tag or a non-amd64
-// target), where every kernel is its pure-Go twin. There is no AVX-512
-// kernel yet: on such CPUs the AVX2 kernels run.
+// target), where every kernel is its pure-Go twin.
+//
+// useWide turns on the AVX-512 12×32 GEMM kernels. They have not yet run
+// on AVX-512 hardware, so they are off unless the environment variable
+// DEEPSCOPE_AVX512 is 1; on such a machine run the tests with it set
+// (DEEPSCOPE_AVX512=1 go test ./tensor/) before turning them on for good.
 var (
 	hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasAVX512  = cpu.X86.HasAVX512F && hasAVX2FMA
 	useAVX2    = asmBuild && hasAVX2FMA
+	useWide    = asmBuild && hasAVX512 && os.Getenv("DEEPSCOPE_AVX512") == "1"
 )
 
 // GemmKernel names the micro-kernel Gemm uses on this machine:
-// "avx2-fma 6x16" or "go 6x16".
+// "avx512 12x32", "avx2-fma 6x16" or "go 6x16".
 func GemmKernel() string {
-	if useAVX2 {
+	switch {
+	case useWide:
+		return "avx512 12x32"
+	case useAVX2:
 		return "avx2-fma 6x16"
 	}
 	return "go 6x16"

@@ -80,3 +80,24 @@ func SetInPlaceTrans(maxN, steps int) (restore func()) {
 	inPlaceTransMaxN, prefetchSteps = maxN, steps
 	return func() { inPlaceTransMaxN, prefetchSteps = on, os }
 }
+
+// HasAVX512 reports whether the AVX-512 kernels can run here.
+func HasAVX512() bool { return asmBuild && hasAVX512 }
+
+// UseWide switches Gemm's 12×32 path on or off, returning a restore
+// function. Where the AVX-512 kernels cannot run, the path runs their Go
+// twins, so the driver code is tested on any machine.
+func UseWide(on bool) (restore func()) {
+	old, ok, os := useWide, wideKernel, wideStrided
+	useWide = on
+	if !asmBuild || !hasAVX512 {
+		wideKernel, wideStrided = sgemmKernel12x32Go, sgemmKernelStrided12x32Go
+	}
+	return func() { useWide, wideKernel, wideStrided = old, ok, os }
+}
+
+// Wide kernel twins.
+var (
+	Kernel12x32Go, Kernel12x32AVX512               = sgemmKernel12x32Go, sgemmKernel12x32AVX512
+	KernelStrided12x32Go, KernelStrided12x32AVX512 = sgemmKernelStrided12x32Go, sgemmKernelStrided12x32AVX512
+)

@@ -166,6 +166,10 @@ func (g *gemmOp) serial(m0, m1, n0, n1, k0, k1 int, beta float32, c []float32, l
 
 // macroKernel computes the mc×nc block of C at c from packed A and B.
 func macroKernel(mc, nc, kc int, pa, pb []float32, alpha, beta float32, c []float32, ldc int, w *gemmWork) {
+	if useWide && mc >= 2*mr && nc >= 2*nr {
+		macroKernelWide(mc, nc, kc, pa, pb, alpha, beta, c, ldc, w)
+		return
+	}
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
 		bp := pb[jr*kc:]
@@ -194,7 +198,7 @@ func (g *gemmOp) macroInPlace(m0, m1, pc, kc, nc int, pb []float32, beta float32
 	if g.transA {
 		rs, cs, pf = 1, g.lda, prefetchSteps*g.lda
 	}
-	for i := m0; i < m1; i += mr {
+	for i := m0; i < m1; {
 		ct := c[(i-m0)*ldc:]
 		if m1-i < mr {
 			g.packA(w.a, i, m1-i, pc, kc)
@@ -202,19 +206,40 @@ func (g *gemmOp) macroInPlace(m0, m1, pc, kc, nc int, pb []float32, beta float32
 			break
 		}
 		ap := g.a[i*rs+pc*cs:]
-		_ = ap[(mr-1)*rs+(kc-1)*cs]
-		for jr := 0; jr < nc; jr += nr {
-			bp := pb[jr*kc:]
-			if !g.transA {
-				pf = (mr + jr/nr%mr) * rs
+		rows, j0 := mr, 0
+		if useWide && m1-i >= 2*mr {
+			// Twelve rows at a time, 32 columns per kernel call.
+			rows = 2 * mr
+			_ = ap[(rows-1)*rs+(kc-1)*cs]
+			for ; j0+2*nr <= nc; j0 += 2 * nr {
+				if !g.transA {
+					pf = (rows + j0/nr%rows) * rs
+				}
+				wideStrided(kc, ap, rs, cs, pb[j0*kc:], pb[(j0+nr)*kc:], ct[j0:], ldc, pf, g.alpha, beta)
 			}
-			if nc-jr >= nr {
-				stridedKernel(kc, ap, rs, cs, bp, ct[jr:], ldc, pf, g.alpha, beta)
-				continue
-			}
-			stridedKernel(kc, ap, rs, cs, bp, w.tile[:], nr, pf, g.alpha, 0)
-			mergeTile(ct[jr:], ldc, mr, nc-jr, beta, &w.tile)
 		}
+		for h := 0; h < rows; h += mr {
+			g.panelInPlace(kc, ap[h*rs:], rs, cs, pf, pb, j0, nc, beta, ct[h*ldc:], ldc, w)
+		}
+		i += rows
+	}
+}
+
+// panelInPlace computes columns j0..nc of one mr-row panel of C (at c) with
+// A read in place at a.
+func (g *gemmOp) panelInPlace(kc int, a []float32, rs, cs, pf int, pb []float32, j0, nc int, beta float32, c []float32, ldc int, w *gemmWork) {
+	_ = a[(mr-1)*rs+(kc-1)*cs]
+	for jr := j0; jr < nc; jr += nr {
+		bp := pb[jr*kc:]
+		if !g.transA {
+			pf = (mr + jr/nr%mr) * rs
+		}
+		if nc-jr >= nr {
+			stridedKernel(kc, a, rs, cs, bp, c[jr:], ldc, pf, g.alpha, beta)
+			continue
+		}
+		stridedKernel(kc, a, rs, cs, bp, w.tile[:], nr, pf, g.alpha, 0)
+		mergeTile(c[jr:], ldc, mr, nc-jr, beta, &w.tile)
 	}
 }
 

@@ -144,27 +144,52 @@ var gemmShapes = []gemmCase{
 	{1, 300, 20, 1, 1, 2},
 }
 
-// TestGemmMatchesRef runs the shape table on 1 and 2 threads, with the
-// assembly and the Go kernels, and with a transposed A both packed and
-// read in place.
+// gemmConfigs are the kernel choices every shape is checked under: the
+// assembly kernels (with a transposed A read in place or packed, as chosen
+// by size, always packed, always in place), the Go twins, and the 12×32
+// path (AVX-512 where the CPU has it, else the Go twins of its kernels).
+var gemmConfigs = []struct {
+	name         string
+	asm, wide    bool
+	transInPlace int // widest C with a transposed A read in place; -1: default
+}{
+	{"asm", true, false, -1},
+	{"asm/trans-packed", true, false, 0},
+	{"asm/trans-in-place", true, false, 1 << 30},
+	{"go", false, false, -1},
+	{"wide", true, true, -1},
+	{"wide/trans-packed", true, true, 0},
+}
+
+// withGemmConfig sets up cfg for the duration of f.
+func withGemmConfig(cfg struct {
+	name         string
+	asm, wide    bool
+	transInPlace int
+}, f func()) {
+	defer tensor.UseAVX2(cfg.asm)()
+	defer tensor.UseWide(cfg.wide)()
+	if cfg.transInPlace >= 0 {
+		defer tensor.SetInPlaceTrans(cfg.transInPlace, 16)()
+	}
+	f()
+}
+
+// TestGemmMatchesRef runs the shape table on 1 and 2 threads under every
+// kernel configuration.
 func TestGemmMatchesRef(t *testing.T) {
+	defer tensor.SetThreads(tensor.Threads())
 	for _, threads := range []int{1, 2} {
-		for _, asm := range []bool{true, false} {
-			if asm && !tensor.HasAVX2() {
-				continue
-			}
-			for _, transInPlace := range []int{0, 1 << 30} {
-				t.Run(fmt.Sprintf("threads=%d/asm=%v/transInPlace=%d", threads, asm, transInPlace), func(t *testing.T) {
-					defer tensor.SetThreads(tensor.Threads())
-					tensor.SetThreads(threads)
-					defer tensor.UseAVX2(asm)()
-					defer tensor.SetInPlaceTrans(transInPlace, 16)()
+		for _, cfg := range gemmConfigs {
+			t.Run(fmt.Sprintf("threads=%d/%s", threads, cfg.name), func(t *testing.T) {
+				tensor.SetThreads(threads)
+				withGemmConfig(cfg, func() {
 					rng := rand.New(rand.NewPCG(1, 2))
 					for _, tc := range gemmShapes {
 						checkGemmCase(t, rng, tc)
 					}
 				})
-			}
+			})
 		}
 	}
 }
@@ -177,18 +202,18 @@ func TestGemmBlockEdges(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, threads := range []int{1, 2} {
 		tensor.SetThreads(threads)
-		for _, transInPlace := range []int{0, 1 << 30} {
-			restore := tensor.SetInPlaceTrans(transInPlace, 16)
-			for _, tc := range []gemmCase{
-				{50, 70, 45, 1, 0, 0},
-				{49, 81, 22, 1.5, 0.5, 3},
-				{13, 33, 8, 1, 1, 0},
-				{61, 95, 190, 1, 0, 1}, // parallel: 1.1M multiply-adds
-				{24, 24, 900, -1, 0, 0},
-			} {
-				checkGemmCase(t, rng, tc)
-			}
-			restore()
+		for _, cfg := range gemmConfigs {
+			withGemmConfig(cfg, func() {
+				for _, tc := range []gemmCase{
+					{50, 70, 45, 1, 0, 0},
+					{49, 81, 22, 1.5, 0.5, 3},
+					{13, 33, 8, 1, 1, 0},
+					{61, 95, 190, 1, 0, 1}, // parallel: 1.1M multiply-adds
+					{24, 24, 900, -1, 0, 0},
+				} {
+					checkGemmCase(t, rng, tc)
+				}
+			})
 		}
 	}
 }

@@ -111,3 +111,50 @@ func packB16AVX2(dst, b []float32, ldb, kc int)
 //
 //go:noescape
 func packBTransAVX2(dst, b []float32, ldb, kc int)
+
+// sgemmKernel12x32AVX512 computes a 12×32 tile of C from two packed A
+// panels (rows 0-5 and 6-11) and two packed B panels (columns 0-15 and
+// 16-31): four sgemmKernelAVX2 tiles at once in zmm registers. Not yet run
+// on AVX-512 hardware; see useWide.
+//
+//	for i := 0; i < 12; i++ {
+//		for j := 0; j < 32; j++ {
+//			a, b := a0[i:], b0[j:]
+//			if i >= 6 { a = a1[i-6:] }
+//			if j >= 16 { b = b1[j-16:] }
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[p*6] * b[p*16]
+//			}
+//			if beta == 0 { c[i*ldc+j] = alpha * s } else { c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] }
+//		}
+//	}
+//
+//go:noescape
+func sgemmKernel12x32AVX512(k int, a0, a1, b0, b1, c []float32, ldc int, alpha, beta float32)
+
+// sgemmKernelStrided12x32AVX512 is sgemmKernel12x32AVX512 with the twelve
+// rows of A read in place, element (i, p) at a[i*rs+p*cs], prefetching pf
+// values ahead as sgemmKernelStridedAVX2 does. Not yet run on AVX-512
+// hardware; see useWide.
+//
+//	for i := 0; i < 12; i++ {
+//		for j := 0; j < 32; j++ {
+//			b := b0[j:]
+//			if j >= 16 { b = b1[j-16:] }
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[i*rs+p*cs] * b[p*16]
+//			}
+//			if beta == 0 { c[i*ldc+j] = alpha * s } else { c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] }
+//		}
+//	}
+//
+//go:noescape
+func sgemmKernelStrided12x32AVX512(k int, a []float32, rs, cs int, b0, b1, c []float32, ldc, pf int, alpha, beta float32)
+
+// fmaPeakAVX512 runs n iterations of 24 independent 16-lane fused
+// multiply-adds: 768*n flops.
+//
+//	for i := 0; i < n; i++ { for r := 0; r < 24; r++ { acc[r] += x * y } }
+func fmaPeakAVX512(n int)

@@ -42,3 +42,17 @@ func packB16AVX2(dst, b []float32, ldb, kc int) { packB16Go(dst, b, ldb, kc) }
 
 // packBTransAVX2 is packBTransGo in builds without assembly.
 func packBTransAVX2(dst, b []float32, ldb, kc int) { packBTransGo(dst, b, ldb, kc) }
+
+// sgemmKernel12x32AVX512 is sgemmKernel12x32Go in builds without assembly.
+func sgemmKernel12x32AVX512(k int, a0, a1, b0, b1, c []float32, ldc int, alpha, beta float32) {
+	sgemmKernel12x32Go(k, a0, a1, b0, b1, c, ldc, alpha, beta)
+}
+
+// sgemmKernelStrided12x32AVX512 is sgemmKernelStrided12x32Go in builds
+// without assembly.
+func sgemmKernelStrided12x32AVX512(k int, a []float32, rs, cs int, b0, b1, c []float32, ldc, pf int, alpha, beta float32) {
+	sgemmKernelStrided12x32Go(k, a, rs, cs, b0, b1, c, ldc, pf, alpha, beta)
+}
+
+// fmaPeakAVX512 is never called in builds without assembly.
+func fmaPeakAVX512(n int) { panic("tensor: fmaPeakAVX512 in a build without assembly") }
