@@ -27,6 +27,9 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	case n == 1 && !transA && (transB || ldb == 1):
 		g.gemv(m, k, beta, c, ldc)
 		return
+	case transA && !transB && transposeFirst(m, n, k):
+		g.transposed(m, n, k, beta, c, ldc)
+		return
 	}
 	g.blocked(m, n, k, beta, c, ldc)
 }

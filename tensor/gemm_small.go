@@ -59,3 +59,35 @@ func (g *gemmOp) gemv(m, k int, beta float32, c []float32, ldc int) {
 		}
 	})
 }
+
+// transposeFirst reports whether a product with a transposed A is faster
+// computed as its transpose: with few rows and many columns (a
+// convolution's weight gradient in PyTorch's [out, in] layout, dYᵀ·col),
+// the direct product packs the wide B, whose values then serve only m
+// multiply-adds each, while Cᵀ = Bᵀ·A reads that matrix in place. A long k
+// makes the final transposition of C negligible.
+func transposeFirst(m, n, k int) bool {
+	return m <= inPlaceTransMaxN && n > inPlaceTransMaxN && k >= 1024
+}
+
+// transposed computes C = alpha*Aᵀ*B + beta*C (A and B as stored) as
+// Cᵀ = alpha*Bᵀ*A into scratch space, then adds the transpose into C.
+func (g *gemmOp) transposed(m, n, k int, beta float32, c []float32, ldc int) {
+	t := getWork(0, 0, n*m)
+	ct := t.part[:n*m]
+	g2 := gemmOp{transA: true, alpha: g.alpha, a: g.b, lda: g.ldb, b: g.a, ldb: g.lda}
+	g2.blocked(n, m, k, 0, ct, m)
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			for j := range row {
+				row[j] = ct[j*m+i]
+			}
+			continue
+		}
+		for j := range row {
+			row[j] = ct[j*m+i] + beta*row[j]
+		}
+	}
+	putWork(t)
+}
