@@ -283,3 +283,21 @@ func TestGemmAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmNegativeZeroBeta checks that beta = -0 counts as 0: C is not
+// read, so NaNs in it do not come through.
+func TestGemmNegativeZeroBeta(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	for _, size := range []int{5, 40} { // the small path and the blocked one
+		a, b, c := make([]float32, size*size), make([]float32, size*size), make([]float32, size*size)
+		for i := range a {
+			a[i], b[i], c[i] = 1, 1, float32(math.NaN())
+		}
+		tensor.Gemm(false, false, size, size, size, 1, a, size, b, size, negZero, c, size)
+		for i, v := range c {
+			if v != float32(size) {
+				t.Fatalf("size %d: C[%d] = %g, want %d", size, i, v, size)
+			}
+		}
+	}
+}
