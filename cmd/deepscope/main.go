@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -27,18 +28,40 @@ func main() {
 }
 
 func newRoot() *cobra.Command {
-	var threads int
+	var (
+		threads    int
+		cpuProfile string
+		stopProf   func()
+	)
 	root := &cobra.Command{
 		Use:           "deepscope",
 		Short:         "Deep learning for microscopy images: prepare, train, evaluate, explain, serve",
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			tensor.SetThreads(threads)
+			if cpuProfile == "" {
+				return nil
+			}
+			f, err := os.Create(cpuProfile)
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			stopProf = func() { pprof.StopCPUProfile(); f.Close() }
+			return nil
+		},
+		PersistentPostRun: func(cmd *cobra.Command, args []string) {
+			if stopProf != nil {
+				stopProf()
+			}
 		},
 	}
 	root.PersistentFlags().IntVar(&threads, "threads", 0, "threads for the compute kernels (0: all cores)")
+	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	for _, c := range commands {
 		root.AddCommand(c())
 	}
