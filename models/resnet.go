@@ -14,9 +14,8 @@ import (
 // ("layer1.0.conv1.weight", "layer2.0.downsample.0.weight", "fc.bias").
 type ResNet struct {
 	Conv1   *nn.Conv2d
-	BN1     *nn.BatchNorm2d
-	ReLU    *nn.ReLU
-	MaxPool *nn.MaxPool2d // nil in the MedMNIST variant
+	BN1     *nn.BatchNorm2d // with the stem's ReLU fused in
+	MaxPool *nn.MaxPool2d   // nil in the MedMNIST variant
 	Layers  [4]*nn.Sequential
 	Pool    *nn.GlobalAvgPool
 	Drop    *nn.Dropout // nil unless dropout before fc was asked for
@@ -51,7 +50,7 @@ func NewResNet(rng *rand.Rand, cfg ResNetConfig) *ResNet {
 		cfg.InChannels = 3
 	}
 	w := cfg.Width
-	r := &ResNet{ReLU: &nn.ReLU{}, Pool: &nn.GlobalAvgPool{}}
+	r := &ResNet{Pool: &nn.GlobalAvgPool{}}
 	if cfg.SmallInput {
 		r.Conv1 = nn.NewConv2d(rng, nn.ConvConfig{In: cfg.InChannels, Out: w, Kernel: 3, Stride: max(cfg.StemStride, 1), Padding: 1})
 	} else {
@@ -59,6 +58,7 @@ func NewResNet(rng *rand.Rand, cfg ResNetConfig) *ResNet {
 		r.MaxPool = nn.NewMaxPool2d(3, 2, 1)
 	}
 	r.BN1 = nn.NewBatchNorm2d(w)
+	r.BN1.ReLU = true
 	in := w
 	for s := 0; s < 4; s++ {
 		width := w << s
@@ -139,7 +139,7 @@ func (r *ResNet) Backward(dy *tensor.Tensor) *tensor.Tensor {
 // Features runs the network up to the last residual stage and returns its
 // feature map [N, h, w, channels] (what Grad-CAM looks at).
 func (r *ResNet) Features(x *tensor.Tensor) *tensor.Tensor {
-	x = r.ReLU.Forward(r.BN1.Forward(r.Conv1.Forward(x)))
+	x = r.BN1.Forward(r.Conv1.Forward(x))
 	if r.MaxPool != nil {
 		x = r.MaxPool.Forward(x)
 	}
@@ -157,7 +157,7 @@ func (r *ResNet) FeaturesBackward(d *tensor.Tensor) *tensor.Tensor {
 	if r.MaxPool != nil {
 		d = r.MaxPool.Backward(d)
 	}
-	return r.Conv1.Backward(r.BN1.Backward(r.ReLU.Backward(d)))
+	return r.Conv1.Backward(r.BN1.Backward(d))
 }
 
 // Head maps a feature map to logits: global average pooling, dropout, fc.
@@ -183,9 +183,8 @@ func (r *ResNet) HeadBackward(dy *tensor.Tensor) *tensor.Tensor {
 // the identity or a strided 1x1 convolution with batch norm ("downsample").
 type BasicBlock struct {
 	Conv1, Conv2 *nn.Conv2d
-	BN1, BN2     *nn.BatchNorm2d
-	ReLU         *nn.ReLU
-	Downsample   *nn.Sequential // nil for the identity shortcut
+	BN1, BN2     *nn.BatchNorm2d // BN1 with the inner ReLU fused in
+	Downsample   *nn.Sequential  // nil for the identity shortcut
 
 	x, out, dsum, dx *tensor.Tensor
 }
@@ -194,10 +193,10 @@ func newBasicBlock(rng *rand.Rand, in, out, stride int) *BasicBlock {
 	b := &BasicBlock{
 		Conv1: nn.NewConv2d(rng, nn.ConvConfig{In: in, Out: out, Kernel: 3, Stride: stride, Padding: 1}),
 		BN1:   nn.NewBatchNorm2d(out),
-		ReLU:  &nn.ReLU{},
 		Conv2: nn.NewConv2d(rng, nn.ConvConfig{In: out, Out: out, Kernel: 3, Stride: 1, Padding: 1}),
 		BN2:   nn.NewBatchNorm2d(out),
 	}
+	b.BN1.ReLU = true
 	if stride != 1 || in != out {
 		b.Downsample = nn.NewSequential(
 			nn.NewConv2d(rng, nn.ConvConfig{In: in, Out: out, Kernel: 1, Stride: stride}),
@@ -218,7 +217,7 @@ func (b *BasicBlock) Children() []nn.Child {
 // Forward computes the block's output.
 func (b *BasicBlock) Forward(x *tensor.Tensor) *tensor.Tensor {
 	b.x = x
-	a := b.BN2.Forward(b.Conv2.Forward(b.ReLU.Forward(b.BN1.Forward(b.Conv1.Forward(x)))))
+	a := b.BN2.Forward(b.Conv2.Forward(b.BN1.Forward(b.Conv1.Forward(x))))
 	s := x
 	if b.Downsample != nil {
 		s = b.Downsample.Forward(x)
@@ -232,7 +231,7 @@ func (b *BasicBlock) Forward(x *tensor.Tensor) *tensor.Tensor {
 func (b *BasicBlock) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	dsum := tensor.Ensure(&b.dsum, dy.Shape...)
 	reluBackwardInto(dsum, dy, b.out)
-	d := b.Conv1.Backward(b.BN1.Backward(b.ReLU.Backward(b.Conv2.Backward(b.BN2.Backward(dsum)))))
+	d := b.Conv1.Backward(b.BN1.Backward(b.Conv2.Backward(b.BN2.Backward(dsum))))
 	ds := dsum
 	if b.Downsample != nil {
 		ds = b.Downsample.Backward(dsum)
@@ -246,8 +245,7 @@ func (b *BasicBlock) Backward(dy *tensor.Tensor) *tensor.Tensor {
 // expand by 4, each with batch norm, plus the shortcut, then ReLU.
 type Bottleneck struct {
 	Conv1, Conv2, Conv3 *nn.Conv2d
-	BN1, BN2, BN3       *nn.BatchNorm2d
-	ReLU1, ReLU2        *nn.ReLU
+	BN1, BN2, BN3       *nn.BatchNorm2d // BN1 and BN2 with ReLUs fused in
 	Downsample          *nn.Sequential
 
 	x, out, dsum, dx *tensor.Tensor
@@ -258,13 +256,12 @@ func newBottleneck(rng *rand.Rand, in, width, stride int) *Bottleneck {
 	b := &Bottleneck{
 		Conv1: nn.NewConv2d(rng, nn.ConvConfig{In: in, Out: width, Kernel: 1}),
 		BN1:   nn.NewBatchNorm2d(width),
-		ReLU1: &nn.ReLU{},
 		Conv2: nn.NewConv2d(rng, nn.ConvConfig{In: width, Out: width, Kernel: 3, Stride: stride, Padding: 1}),
 		BN2:   nn.NewBatchNorm2d(width),
-		ReLU2: &nn.ReLU{},
 		Conv3: nn.NewConv2d(rng, nn.ConvConfig{In: width, Out: out, Kernel: 1}),
 		BN3:   nn.NewBatchNorm2d(out),
 	}
+	b.BN1.ReLU, b.BN2.ReLU = true, true
 	if stride != 1 || in != out {
 		b.Downsample = nn.NewSequential(
 			nn.NewConv2d(rng, nn.ConvConfig{In: in, Out: out, Kernel: 1, Stride: stride}),
@@ -289,8 +286,8 @@ func (b *Bottleneck) Children() []nn.Child {
 // Forward computes the block's output.
 func (b *Bottleneck) Forward(x *tensor.Tensor) *tensor.Tensor {
 	b.x = x
-	h := b.ReLU1.Forward(b.BN1.Forward(b.Conv1.Forward(x)))
-	h = b.ReLU2.Forward(b.BN2.Forward(b.Conv2.Forward(h)))
+	h := b.BN1.Forward(b.Conv1.Forward(x))
+	h = b.BN2.Forward(b.Conv2.Forward(h))
 	a := b.BN3.Forward(b.Conv3.Forward(h))
 	s := x
 	if b.Downsample != nil {
@@ -306,8 +303,8 @@ func (b *Bottleneck) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	dsum := tensor.Ensure(&b.dsum, dy.Shape...)
 	reluBackwardInto(dsum, dy, b.out)
 	d := b.Conv3.Backward(b.BN3.Backward(dsum))
-	d = b.Conv2.Backward(b.BN2.Backward(b.ReLU2.Backward(d)))
-	d = b.Conv1.Backward(b.BN1.Backward(b.ReLU1.Backward(d)))
+	d = b.Conv2.Backward(b.BN2.Backward(d))
+	d = b.Conv1.Backward(b.BN1.Backward(d))
 	ds := dsum
 	if b.Downsample != nil {
 		ds = b.Downsample.Backward(dsum)

@@ -41,7 +41,7 @@ func NewSeqNet(rng *rand.Rand, cfg SeqNetConfig) *SeqNet {
 	stage := func(in, out int) []nn.Module {
 		return []nn.Module{
 			nn.NewConv2d(rng, nn.ConvConfig{In: in, Out: out, Kernel: 3, Padding: 1}),
-			nn.NewBatchNorm2d(out), &nn.ReLU{}, nn.NewMaxPool2d(2, 2, 0),
+			bnReLU(out), nn.NewMaxPool2d(2, 2, 0),
 		}
 	}
 	var enc []nn.Module

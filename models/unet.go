@@ -52,11 +52,19 @@ func NewUNet(rng *rand.Rand, cfg UNetConfig) *UNet {
 	return u
 }
 
-// doubleConv is (3x3 conv, batch norm, ReLU) twice.
+// doubleConv is (3x3 conv, batch norm, ReLU) twice, with each ReLU fused
+// into its batch norm.
 func doubleConv(rng *rand.Rand, in, out int) *nn.Sequential {
 	return nn.NewSequential(
-		nn.NewConv2d(rng, nn.ConvConfig{In: in, Out: out, Kernel: 3, Padding: 1}), nn.NewBatchNorm2d(out), &nn.ReLU{},
-		nn.NewConv2d(rng, nn.ConvConfig{In: out, Out: out, Kernel: 3, Padding: 1}), nn.NewBatchNorm2d(out), &nn.ReLU{})
+		nn.NewConv2d(rng, nn.ConvConfig{In: in, Out: out, Kernel: 3, Padding: 1}), bnReLU(out),
+		nn.NewConv2d(rng, nn.ConvConfig{In: out, Out: out, Kernel: 3, Padding: 1}), bnReLU(out))
+}
+
+// bnReLU returns a batch norm over c channels with a ReLU fused in.
+func bnReLU(c int) *nn.BatchNorm2d {
+	b := nn.NewBatchNorm2d(c)
+	b.ReLU = true
+	return b
 }
 
 // Children names the parts inc, down1.., up1.., outc.

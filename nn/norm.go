@@ -19,7 +19,11 @@ type BatchNorm2d struct {
 	RunningVar        *Param // [C] buffer, initially 1
 	NumBatchesTracked *Param // scalar int64 buffer
 	Eps, Momentum     float64
-	training          bool
+	// ReLU fuses a ReLU into the layer: the output is max(0, normalised),
+	// and Backward masks dy by it. One pass over the map less each way than
+	// a separate ReLU module; the parameters and results are the same.
+	ReLU     bool
+	training bool
 
 	x            *tensor.Tensor
 	batchStats   bool      // the last Forward used batch statistics
@@ -105,7 +109,7 @@ func (l *BatchNorm2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 		l.shift[j] = float32(float64(b[j]) - l.mean[j]*s)
 	}
 	y := tensor.Ensure(&l.y, x.Shape...)
-	affineRows(y.Values(), xv, l.scale, l.shift)
+	affineRows(y.Values(), xv, l.scale, l.shift, l.ReLU)
 	return y
 }
 
@@ -151,7 +155,7 @@ func (l *BatchNorm2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	}
 	dy = dy.Contiguous()
 	c := len(l.mean)
-	xv, dyv := l.x.Values(), dy.Values()
+	xv, dyv, yv, relu := l.x.Values(), dy.Values(), l.y.Values(), l.ReLU
 	rows := len(xv) / c
 	// Per channel: Σ dy and Σ dy*(x-mean), in float64.
 	part := ensureBuf(&l.part, 2*tensor.Threads()*c)
@@ -160,8 +164,11 @@ func (l *BatchNorm2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 		clear(p)
 		ps, pd := p[:c], p[c:]
 		for r := lo; r < hi; r++ {
-			xs := rowOf(xv, r, c)
+			xs, ys := rowOf(xv, r, c), rowOf(yv, r, c)
 			for j, d := range dyv[r*c : (r+1)*c] {
+				if relu && ys[j] <= 0 {
+					continue
+				}
 				ps[j] += float64(d)
 				pd[j] += float64(d) * (float64(xs[j]) - l.mean[j])
 			}
@@ -195,6 +202,16 @@ func (l *BatchNorm2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	tensor.Parallel(rows, max(1, 4096/c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xs, ds, o := rowOf(xv, r, c), rowOf(dyv, r, c), rowOf(dxv, r, c)
+			if relu {
+				ys := rowOf(yv, r, c)
+				for j, g := range ds {
+					if ys[j] <= 0 {
+						g = 0
+					}
+					o[j] = a[j]*g + b[j]*(xs[j]-mu[j]) + d[j]
+				}
+				continue
+			}
 			for j, g := range ds {
 				o[j] = a[j]*g + b[j]*(xs[j]-mu[j]) + d[j]
 			}
@@ -206,12 +223,21 @@ func (l *BatchNorm2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 // rowOf returns row r of a matrix with rows of c values.
 func rowOf(v []float32, r, c int) []float32 { return v[r*c : (r+1)*c] }
 
-// affineRows sets each row of y (rows of len(scale)) to x*scale + shift.
-func affineRows(y, x, scale, shift []float32) {
+// affineRows sets each row of y (rows of len(scale)) to x*scale + shift,
+// clamped at 0 when relu is set.
+func affineRows(y, x, scale, shift []float32, relu bool) {
 	c := len(scale)
 	tensor.Parallel(len(x)/c, max(1, 4096/c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xs, ys := x[r*c:(r+1)*c], y[r*c:(r+1)*c]
+			ys = ys[:len(xs)]
+			scale, shift := scale[:len(xs)], shift[:len(xs)]
+			if relu {
+				for j, v := range xs {
+					ys[j] = max(v*scale[j]+shift[j], 0)
+				}
+				continue
+			}
 			for j, v := range xs {
 				ys[j] = v*scale[j] + shift[j]
 			}

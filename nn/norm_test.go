@@ -252,3 +252,41 @@ func TestBatchNorm2dBackwardLargeMean(t *testing.T) {
 		t.Errorf("dx off by %.3g at scale %.3g", worst, scale)
 	}
 }
+
+// TestBatchNormFusedReLU checks that BatchNorm2d with ReLU set gives the
+// output and gradients of a BatchNorm2d followed by a ReLU, in both modes.
+func TestBatchNormFusedReLU(t *testing.T) {
+	for _, training := range []bool{true, false} {
+		rng := rand.New(rand.NewPCG(4, 4))
+		x := tensor.Randn(rng, 1, 3, 5, 4, 6)
+		dy := tensor.Randn(rng, 1, 3, 5, 4, 6)
+		plain, fused := NewBatchNorm2d(6), NewBatchNorm2d(6)
+		fused.ReLU = true
+		for _, l := range []*BatchNorm2d{plain, fused} {
+			copy(l.Weight.Value.Data, []float32{1, 0.5, 2, -1, 1.5, 0.7})
+			copy(l.Bias.Value.Data, []float32{0.1, -0.2, 0, 0.3, -0.1, 0.2})
+			l.SetTraining(training)
+		}
+		relu := &ReLU{}
+		want := relu.Forward(plain.Forward(x))
+		got := fused.Forward(x)
+		wantDx := plain.Backward(relu.Backward(dy))
+		gotDx := fused.Backward(dy)
+		for _, c := range []struct {
+			name string
+			a, b []float32
+		}{
+			{"output", got.Values(), want.Values()},
+			{"input gradient", gotDx.Values(), wantDx.Values()},
+			{"weight gradient", fused.Weight.Grad.Values(), plain.Weight.Grad.Values()},
+			{"bias gradient", fused.Bias.Grad.Values(), plain.Bias.Grad.Values()},
+		} {
+			for i := range c.a {
+				if d := c.a[i] - c.b[i]; d > 1e-5 || d < -1e-5 {
+					t.Errorf("training=%v: %s[%d] = %g, unfused %g", training, c.name, i, c.a[i], c.b[i])
+					break
+				}
+			}
+		}
+	}
+}

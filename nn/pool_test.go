@@ -105,7 +105,7 @@ func TestMaxPool2dTiesAndNaN(t *testing.T) {
 		{[]float32{1, 3, 3, 0}, []float32{0, 1, 0, 0}},
 		{[]float32{2, 2, 2, 2}, []float32{1, 0, 0, 0}},
 		{[]float32{1, nan, 5, 2}, []float32{0, 1, 0, 0}},
-		{[]float32{1, nan, nan, 2}, []float32{0, 0, 1, 0}}, // the last NaN
+		{[]float32{1, nan, nan, 2}, []float32{0, 0, 1, 0}},                           // the last NaN
 		{[]float32{float32(math.Copysign(0, -1)), 0, -1, -2}, []float32{1, 0, 0, 0}}, // -0 ties +0
 		{[]float32{-inf32(), -inf32(), -inf32(), -inf32()}, []float32{1, 0, 0, 0}},
 	}
