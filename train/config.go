@@ -20,9 +20,12 @@ import (
 	"github.com/deepscope/deepscope/models"
 )
 
-// Config is everything a run is made of. The zero value of a field means
-// "the default", filled in by WithDefaults; the run directory stores the
-// filled-in config, so a run can be reproduced from it alone.
+// Config is everything a run is made of. Start from Defaults and change
+// what you need: WithDefaults fills only the fields whose zero value is
+// never meaningful (model, size, epochs, batch, learning rate, ...), while
+// a zero weight decay, label smoothing, warm-up or dropout is taken as
+// asked. The run directory stores the complete config, so a run can be
+// reproduced from it alone.
 type Config struct {
 	Data  string  `json:"data"`            // dataset: folder, manifest CSV or MedMNIST .npz
 	Split string  `json:"split,omitempty"` // manifest whose split column to use instead of Data's
@@ -158,15 +161,16 @@ func oneOf(v string, set ...string) bool {
 	return false
 }
 
-// LoadConfig reads a JSON config file. Unknown fields are an error, so a
-// typo does not silently fall back to a default.
+// LoadConfig reads a JSON config file over Defaults: fields the file does
+// not name keep their default. Unknown fields are an error, so a typo does
+// not silently fall back to a default.
 func LoadConfig(path string) (Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("train: %w", err)
 	}
 	defer f.Close()
-	var c Config
+	c := Defaults()
 	dec := json.NewDecoder(f)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {

@@ -32,8 +32,10 @@ func tinyData(t *testing.T) string {
 }
 
 func tinyConfig(manifest string) Config {
-	return Config{Data: manifest, Model: "cellnet", Size: 16, Epochs: 2, Batch: 16, LR: 3e-3,
-		Dropout: 0.2, Augment: "standard", CheckpointEvery: 2, Seed: 7, TTA: false}
+	c := Defaults()
+	c.Data, c.Size, c.Epochs, c.Batch, c.LR = manifest, 16, 2, 16, 3e-3
+	c.Dropout, c.CheckpointEvery, c.Seed, c.TTA = 0.2, 2, 7, false
+	return c
 }
 
 // TestMain lets a test start this binary as a training child process,

@@ -44,7 +44,8 @@ the held-out test split and writes OUT/run/report.html. A few minutes on two cor
 			if err := os.RemoveAll(runDir); err != nil {
 				return err
 			}
-			cfg := train.Config{Data: manifest, Model: "cellnet", Size: size, Epochs: epochs, Seed: seed, Batch: 64}
+			cfg := train.Defaults()
+			cfg.Data, cfg.Size, cfg.Epochs, cfg.Seed, cfg.Batch = manifest, size, epochs, seed, 64
 			sum, err := train.Run(context.Background(), cfg, train.Options{Out: runDir, Log: log, Version: version})
 			if err != nil {
 				return err

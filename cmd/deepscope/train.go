@@ -50,7 +50,7 @@ stopped, exactly where it stopped.`,
 					return fmt.Errorf("train: --resume needs --out RUN (or pass the run as --resume's argument)")
 				}
 			}
-			cfg := train.Config{}
+			cfg := train.Defaults()
 			if configFile != "" {
 				var err error
 				if cfg, err = loadConfigFile(configFile); err != nil {
@@ -122,7 +122,7 @@ func loadConfigFile(path string) (train.Config, error) {
 		return train.Config{}, fmt.Errorf("train: %s: %w", path, err)
 	}
 	if inner, ok := probe["config"]; ok {
-		var c train.Config
+		c := train.Defaults()
 		if err := json.Unmarshal(inner, &c); err != nil {
 			return c, fmt.Errorf("train: %s: %w", path, err)
 		}
