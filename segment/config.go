@@ -1,0 +1,188 @@
+package segment
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/deepscope/deepscope/data"
+)
+
+// Config is everything that decides a training run's result. The zero
+// value of a field means its default (see WithDefaults).
+type Config struct {
+	Data   string  `json:"data"`   // dataset folder (see Open)
+	Epochs int     `json:"epochs"` // passes over the training images, one random crop of each per pass
+	Size   int     `json:"size"`   // side of the training crops (a multiple of 2^Depth)
+	Base   int     `json:"base"`   // U-Net channels at the top level
+	Depth  int     `json:"depth"`  // U-Net levels down
+	Batch  int     `json:"batch"`
+	LR     float64 `json:"lr"` // AdamW's peak rate, after one epoch of warm-up, then cosine to 0
+	// WeightDecay is AdamW's decoupled decay (biases and norms exempt).
+	WeightDecay float64 `json:"weight_decay"`
+	// BoundaryWeight weighs boundary pixels in the loss, against 1 for
+	// background and interior: boundaries are thin and decide where
+	// touching objects part.
+	BoundaryWeight float64 `json:"boundary_weight"`
+	// Holdout is the fraction of images kept out of training for
+	// validation, chosen with Seed and recorded in run.json.
+	Holdout float64 `json:"holdout"`
+	Seed    uint64  `json:"seed"`
+	// ValEvery is how many epochs pass between validations on the hold-out
+	// images (the last epoch is always validated).
+	ValEvery int `json:"val_every"`
+	// CheckpointEvery is how many steps pass between mid-epoch checkpoints
+	// (0: at epoch ends only).
+	CheckpointEvery int            `json:"checkpoint_every"`
+	Tile            TileConfig     `json:"tile"`
+	Instance        InstanceConfig `json:"instance"`
+	// TTA averages the probabilities over the four quarter turns of each
+	// window at inference (four times the work).
+	TTA bool `json:"tta"`
+}
+
+// Defaults returns the defaults: a U-Net of 16 base channels and 4 levels
+// on 128-pixel crops, small enough to train on a few CPU cores.
+func Defaults() Config {
+	return Config{Epochs: 50, Size: 128, Base: 16, Depth: 4, Batch: 8, LR: 2e-3, WeightDecay: 1e-4,
+		BoundaryWeight: 2, Holdout: 0.1, Seed: 1, ValEvery: 5, CheckpointEvery: 50}
+}
+
+// WithDefaults fills zero fields with Defaults.
+func (c Config) WithDefaults() Config {
+	d := Defaults()
+	fill := func(v *int, dv int) {
+		if *v == 0 {
+			*v = dv
+		}
+	}
+	fill(&c.Epochs, d.Epochs)
+	fill(&c.Size, d.Size)
+	fill(&c.Base, d.Base)
+	fill(&c.Depth, d.Depth)
+	fill(&c.Batch, d.Batch)
+	fill(&c.ValEvery, d.ValEvery)
+	for _, f := range []struct {
+		v *float64
+		d float64
+	}{{&c.LR, d.LR}, {&c.BoundaryWeight, d.BoundaryWeight}, {&c.Holdout, d.Holdout}} {
+		if *f.v == 0 {
+			*f.v = f.d
+		}
+	}
+	if c.Tile.Tile == 0 {
+		c.Tile.Tile = max(256, c.Size)
+	}
+	c.Tile = c.Tile.WithDefaults()
+	c.Instance = c.Instance.WithDefaults()
+	return c
+}
+
+// Validate reports options that cannot work.
+func (c Config) Validate() error {
+	m := 1 << c.Depth
+	switch {
+	case c.Data == "":
+		return fmt.Errorf("segment: no dataset given")
+	case c.Epochs < 1 || c.Batch < 1 || c.Base < 1:
+		return fmt.Errorf("segment: epochs %d, batch %d, base %d: each must be at least 1", c.Epochs, c.Batch, c.Base)
+	case c.Depth < 1 || c.Depth > 6:
+		return fmt.Errorf("segment: depth %d outside [1, 6]", c.Depth)
+	case c.Size < m || c.Size%m != 0:
+		return fmt.Errorf("segment: crop size %d is not a positive multiple of %d (2^depth)", c.Size, m)
+	case !(c.Holdout > 0 && c.Holdout < 1):
+		return fmt.Errorf("segment: hold-out fraction %g outside (0, 1)", c.Holdout)
+	case !(c.LR > 0) || c.WeightDecay < 0 || !(c.BoundaryWeight > 0):
+		return fmt.Errorf("segment: lr %g, weight decay %g and boundary weight %g must be positive", c.LR, c.WeightDecay, c.BoundaryWeight)
+	case c.ValEvery < 1 || c.CheckpointEvery < 0:
+		return fmt.Errorf("segment: val_every %d must be at least 1 and checkpoint_every %d at least 0", c.ValEvery, c.CheckpointEvery)
+	}
+	return c.Tile.Validate()
+}
+
+// Files of a segmentation run directory.
+const (
+	RunFile        = "run.json"               // RunInfo
+	CheckpointFile = "checkpoint.safetensors" // model, optimizer and loop state
+	BestFile       = "best.safetensors"       // weights with the best hold-out score
+	MetricsFile    = "metrics.jsonl"          // one EpochLog per line
+	EvalFile       = "eval.json"
+	ReportFile     = "report.html"
+)
+
+// RunInfo is what run.json holds: how the model was made and on which
+// images, so that eval, predict and a resumed run agree with training.
+type RunInfo struct {
+	Config      Config   `json:"config"`
+	Kind        string   `json:"kind"` // "segment"
+	Fingerprint string   `json:"data_fingerprint"`
+	Train       []string `json:"train"`   // names of the training images
+	Holdout     []string `json:"holdout"` // names of the hold-out images
+	Threads     int      `json:"threads"`
+	Version     string   `json:"deepscope_version"`
+}
+
+// ReadRunInfo reads dir/run.json.
+func ReadRunInfo(dir string) (*RunInfo, error) {
+	b, err := os.ReadFile(filepath.Join(dir, RunFile))
+	if err != nil {
+		return nil, fmt.Errorf("segment: %s is not a run directory: %w", dir, err)
+	}
+	var ri RunInfo
+	if err := json.Unmarshal(b, &ri); err != nil {
+		return nil, fmt.Errorf("segment: %s: %w", filepath.Join(dir, RunFile), err)
+	}
+	if ri.Kind != "segment" {
+		return nil, fmt.Errorf("segment: %s holds a %q run, not a segmentation run", dir, ri.Kind)
+	}
+	return &ri, nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return data.WriteFileAtomic(path, append(b, '\n'))
+}
+
+// SplitHoldout chooses round(frac * n) of the samples, at least one and
+// leaving at least one, with a generator seeded by seed, and returns the
+// names of the rest and of those chosen, each in the dataset's order.
+func SplitHoldout(samples []Sample, frac float64, seed uint64) (train, holdout []string) {
+	n := len(samples)
+	k := min(max(int(frac*float64(n)+0.5), 1), n-1)
+	perm := rand.New(rand.NewPCG(seed, 0x401d0)).Perm(n)
+	chosen := make([]bool, n)
+	for _, i := range perm[:max(k, 0)] {
+		chosen[i] = true
+	}
+	for i, s := range samples {
+		if chosen[i] {
+			holdout = append(holdout, s.Name)
+		} else {
+			train = append(train, s.Name)
+		}
+	}
+	return train, holdout
+}
+
+// pick returns the samples whose names are listed, in the listed order; a
+// name the dataset lacks is an error.
+func pick(ds *Dataset, names []string) ([]Sample, error) {
+	byName := map[string]Sample{}
+	for _, s := range ds.Samples {
+		byName[s.Name] = s
+	}
+	out := make([]Sample, 0, len(names))
+	for _, n := range names {
+		s, ok := byName[n]
+		if !ok {
+			return nil, fmt.Errorf("segment: %s has no image %s, which the run lists", ds.Dir, n)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}

@@ -1,0 +1,32 @@
+// Package segment finds cell nuclei (or cells) as instances: it trains a
+// U-Net to label every pixel background, interior or boundary, turns those
+// probabilities into one label per object, measures the objects, and
+// scores the result with the 2018 Data Science Bowl's metric.
+//
+// The parts, in the order data flows through them:
+//
+//   - Labels, ReadLabels, WriteLabels, ReadMasks: instance label images
+//     (16-bit PNG, 0 = background, k = object k, as Cellpose and StarDist
+//     store them) and folders of one binary mask per object (as the Data
+//     Science Bowl shipped them), checked against their image.
+//   - Open: a dataset folder in either layout, each image paired with its
+//     labels; a missing partner is an error naming the file.
+//   - Normalize and Targets: the network's input (grey, per-image
+//     percentile scaling, dark objects on a bright background inverted) and
+//     its per-pixel classes.
+//   - Instances: interior components as seeds, grown into the foreground in
+//     order of rising boundary probability (a watershed), unseeded
+//     foreground kept as objects of its own.
+//   - Segment: tiled inference with overlapping windows for images of any
+//     size, stitching objects that cross window borders.
+//   - Train, Load, Model: the training loop and run directories, the
+//     trained model.
+//   - Score, Measure, Overlay, WriteReport: the Data Science Bowl metric and
+//     friends, per-object measurements, pictures and the HTML report.
+//
+// Instance extraction, region measurements and the metric are written here
+// rather than taken from a library: no maintained pure-Go package does
+// them, and each is a page of code whose exact definition (which IoU
+// counts as a match, how a perimeter is measured) matters for comparing
+// figures with other tools, so it is better spelt out.
+package segment

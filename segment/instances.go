@@ -1,0 +1,155 @@
+package segment
+
+import "fmt"
+
+// InstanceConfig says how per-pixel probabilities become objects. The zero
+// value means the defaults.
+type InstanceConfig struct {
+	// Foreground: a pixel belongs to some object when its probability of
+	// not being background exceeds this (default 0.5).
+	Foreground float32 `json:"foreground,omitempty"`
+	// Seed: a pixel is an object's interior, a seed of the growth, when
+	// its interior probability exceeds this (default 0.5).
+	Seed float32 `json:"seed,omitempty"`
+	// MinSeed drops seeds of fewer pixels (default 1: keep all); their
+	// pixels are then claimed by a neighbour's growth or form an unseeded
+	// object.
+	MinSeed int `json:"min_seed,omitempty"`
+	// MinArea drops objects of fewer pixels in the end (default 8).
+	MinArea int `json:"min_area,omitempty"`
+}
+
+// WithDefaults fills zero fields with the defaults.
+func (c InstanceConfig) WithDefaults() InstanceConfig {
+	if c.Foreground == 0 {
+		c.Foreground = 0.5
+	}
+	if c.Seed == 0 {
+		c.Seed = 0.5
+	}
+	if c.MinSeed == 0 {
+		c.MinSeed = 1
+	}
+	if c.MinArea == 0 {
+		c.MinArea = 8
+	}
+	return c
+}
+
+// Instances turns per-pixel class probabilities into labelled objects.
+// probs holds NumClasses values per pixel (background, interior,
+// boundary), row-major, for a w x h image.
+//
+//  1. Seeds are the 4-connected components of the interior pixels.
+//  2. Seeds grow into the foreground, one pixel at a time, always through
+//     the pixel of lowest boundary probability next to some object (a
+//     watershed on the boundary probability, by a priority flood). Growth
+//     meets where the boundary is most likely, which splits touching
+//     objects along the line the network drew between them.
+//  3. Foreground that no seed reaches (an object whose interior the network
+//     missed) becomes objects of its own, one per 4-connected component.
+//
+// Objects are numbered 1..n; MinArea is not applied here (see Segment,
+// which applies it after stitching windows together).
+func Instances(probs []float32, w, h int, cfg InstanceConfig) *Labels {
+	if len(probs) != w*h*NumClasses {
+		panic(fmt.Sprintf("segment: Instances: %d probabilities for %dx%d pixels", len(probs), w, h))
+	}
+	cfg = cfg.WithDefaults()
+	n := w * h
+	fg := make([]bool, n)
+	seed := make([]bool, n)
+	for i := range n {
+		p := probs[i*NumClasses : (i+1)*NumClasses]
+		fg[i] = 1-p[Background] > cfg.Foreground
+		seed[i] = fg[i] && p[Interior] > cfg.Seed
+	}
+	l := NewLabels(w, h)
+	next := label4(l, seed, 1, cfg.MinSeed)
+
+	// Priority flood from the seeds. Levels are the boundary probability
+	// quantised to 256 steps; a pixel's level is never below the level
+	// being flooded, so the queue's cursor only moves up.
+	var queue [256][]int32
+	level := func(i int) int { return min(max(int(probs[i*NumClasses+Boundary]*255+0.5), 0), 255) }
+	push := func(from, cur int) {
+		x, y := from%w, from/w
+		for _, q := range neighbours4(x, y, w, h) {
+			if q >= 0 && fg[q] && l.Pix[q] == 0 {
+				l.Pix[q] = l.Pix[from]
+				lv := max(level(q), cur)
+				queue[lv] = append(queue[lv], int32(q))
+			}
+		}
+	}
+	for i, v := range l.Pix {
+		if v != 0 {
+			push(i, 0)
+		}
+	}
+	for cur := 0; cur < 256; cur++ {
+		for k := 0; k < len(queue[cur]); k++ {
+			push(int(queue[cur][k]), cur)
+		}
+		queue[cur] = nil
+	}
+
+	rest := make([]bool, n)
+	for i := range n {
+		rest[i] = fg[i] && l.Pix[i] == 0
+	}
+	label4(l, rest, next, 1)
+	return l
+}
+
+// neighbours4 returns the indices of the 4 neighbours of (x, y), -1 for
+// those outside the image.
+func neighbours4(x, y, w, h int) [4]int {
+	nb := [4]int{-1, -1, -1, -1}
+	i := y*w + x
+	if x > 0 {
+		nb[0] = i - 1
+	}
+	if x < w-1 {
+		nb[1] = i + 1
+	}
+	if y > 0 {
+		nb[2] = i - w
+	}
+	if y < h-1 {
+		nb[3] = i + w
+	}
+	return nb
+}
+
+// label4 gives each 4-connected component of mask (where l is still 0) of
+// at least minSize pixels a new label, starting at next, and returns the
+// next unused label.
+func label4(l *Labels, mask []bool, next int32, minSize int) int32 {
+	seen := make([]bool, len(mask))
+	var comp []int
+	for i, m := range mask {
+		if !m || seen[i] || l.Pix[i] != 0 {
+			continue
+		}
+		comp = append(comp[:0], i)
+		seen[i] = true
+		for k := 0; k < len(comp); k++ {
+			p := comp[k]
+			for _, q := range neighbours4(p%l.W, p/l.W, l.W, l.H) {
+				if q >= 0 && mask[q] && !seen[q] && l.Pix[q] == 0 {
+					seen[q] = true
+					comp = append(comp, q)
+				}
+			}
+		}
+		if len(comp) < minSize {
+			continue
+		}
+		for _, p := range comp {
+			l.Pix[p] = next
+		}
+		next++
+	}
+	return next
+}

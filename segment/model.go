@@ -1,0 +1,127 @@
+package segment
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/deepscope/deepscope/models"
+	"github.com/deepscope/deepscope/nn"
+	"github.com/deepscope/deepscope/tensor"
+	"github.com/deepscope/deepscope/transform"
+)
+
+// Model is a U-Net for background / interior / boundary with the settings
+// that turn its output into objects.
+type Model struct {
+	Net      *models.UNet
+	Depth    int            // levels of the U-Net: inputs are padded to multiples of 2^Depth
+	Tile     TileConfig     // windows for Segment
+	Instance InstanceConfig // how probabilities become objects
+	TTA      bool           // average over the four quarter turns
+	// Weights is the file the weights were read from (Load), if any.
+	Weights string
+
+	x *tensor.Tensor
+}
+
+// NewModel builds an untrained model for cfg (after WithDefaults), with
+// weights drawn from rng.
+func NewModel(rng *rand.Rand, cfg Config) *Model {
+	net := models.NewUNet(rng, models.UNetConfig{InChannels: 1, Classes: NumClasses, Base: cfg.Base, Depth: cfg.Depth})
+	return &Model{Net: net, Depth: cfg.Depth, Tile: cfg.Tile, Instance: cfg.Instance, TTA: cfg.TTA}
+}
+
+// Load reads a run directory's model: its best weights (or, for a run that
+// never validated, the last checkpoint's), in evaluation mode.
+func Load(dir string) (*Model, *RunInfo, error) {
+	ri, err := ReadRunInfo(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := ri.Config.WithDefaults()
+	m := NewModel(rand.New(rand.NewPCG(0, 0)), cfg)
+	m.Weights = filepath.Join(dir, BestFile)
+	if _, err := os.Stat(m.Weights); err == nil {
+		if err := nn.LoadFile(m.Net, m.Weights); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		m.Weights = filepath.Join(dir, CheckpointFile)
+		sd, _, err := nn.ReadStateFile(m.Weights)
+		if err != nil {
+			return nil, nil, fmt.Errorf("segment: %s holds no weights: %w", dir, err)
+		}
+		var own []nn.NamedTensor
+		for _, t := range sd {
+			if !strings.HasPrefix(t.Name, "optim.") {
+				own = append(own, t)
+			}
+		}
+		if err := nn.LoadStateDict(m.Net, own, true); err != nil {
+			return nil, nil, fmt.Errorf("segment: %s: %w", m.Weights, err)
+		}
+	}
+	nn.SetTraining(m.Net, false)
+	return m, ri, nil
+}
+
+// Segment finds the objects of an image ([H, W, C] in [0, 1]): Normalize,
+// then the package's Segment with the model's probabilities.
+func (m *Model) Segment(img *tensor.Tensor) *Labels {
+	h, w := img.Dim(0), img.Dim(1)
+	return Segment(Normalize(img), w, h, m.Probs, m.Tile, m.Instance)
+}
+
+// Probs returns the class probabilities of a normalised window of w x h
+// pixels (a ProbFunc). The window is padded by reflection to multiples of
+// 2^Depth; with TTA the probabilities are averaged over its four quarter
+// turns. The network must be in evaluation mode (nn.SetTraining false).
+func (m *Model) Probs(plane []float32, w, h int) []float32 {
+	mult := 1 << m.Depth
+	ph, pw := (h+mult-1)/mult*mult, (w+mult-1)/mult*mult
+	in := tensor.New(ph, pw, 1)
+	for y := 0; y < ph; y++ {
+		sy := reflect(y, h)
+		for x := 0; x < pw; x++ {
+			in.Data[y*pw+x] = 2*plane[sy*w+reflect(x, w)] - 1
+		}
+	}
+	turns := 1
+	if m.TTA {
+		turns = 4
+	}
+	sum := make([]float32, ph*pw*NumClasses)
+	for k := 0; k < turns; k++ {
+		x := transform.Rot90(in, k)
+		xt := tensor.Ensure(&m.x, 1, x.Dim(0), x.Dim(1), 1)
+		copy(xt.Data, x.Data)
+		p := nn.Softmax(m.Net.Forward(xt))
+		back := transform.Rot90(p.Reshape(x.Dim(0), x.Dim(1), NumClasses), -k)
+		tensor.Axpy(1/float32(turns), back.Values(), sum)
+	}
+	out := make([]float32, w*h*NumClasses)
+	for y := 0; y < h; y++ {
+		copy(out[y*w*NumClasses:(y+1)*w*NumClasses], sum[y*pw*NumClasses:(y*pw+w)*NumClasses])
+	}
+	return out
+}
+
+// reflect maps any index to [0, n) by mirroring at the edges without
+// repeating the edge pixel (..., 2, 1, 0, 1, 2, ..., n-1, n-2, ...).
+func reflect(i, n int) int {
+	if n == 1 {
+		return 0
+	}
+	period := 2 * (n - 1)
+	i %= period
+	if i < 0 {
+		i += period
+	}
+	if i >= n {
+		i = period - i
+	}
+	return i
+}

@@ -1,0 +1,115 @@
+package segment
+
+import (
+	"fmt"
+
+	"github.com/deepscope/deepscope/tensor"
+)
+
+// Pixel classes of the network's output.
+const (
+	Background = 0
+	Interior   = 1
+	Boundary   = 2
+	NumClasses = 3
+)
+
+// Percentiles of the per-image intensity scaling done by Normalize, as in
+// StarDist's and CSBDeep's normalize(img, 1, 99.8).
+const (
+	lowPercentile  = 1.0
+	highPercentile = 99.8
+)
+
+// Normalize turns an image [H, W, C] in [0, 1] (C = 1 or 3) into the
+// network's input: one grey plane of H*W values, row-major. Colour is
+// reduced to luminance (0.299 R + 0.587 G + 0.114 B); intensities are
+// scaled so that the image's 1st percentile maps to 0 and its 99.8th to 1,
+// then clipped to [0, 1]; an image whose mean is then above one half (dark
+// nuclei on a bright field, as in brightfield and H&E) is inverted, so that
+// objects are always bright. Each image is normalised on its own, which
+// makes the network indifferent to exposure and stain strength.
+func Normalize(img *tensor.Tensor) []float32 {
+	if img.Dims() != 3 || (img.Dim(2) != 1 && img.Dim(2) != 3) {
+		panic(fmt.Sprintf("segment: Normalize: image shape %v, want [H, W, 1 or 3]", img.Shape))
+	}
+	h, w, c := img.Dim(0), img.Dim(1), img.Dim(2)
+	v := img.Contiguous().Values()
+	out := make([]float32, h*w)
+	if c == 1 {
+		copy(out, v)
+	} else {
+		for i := range out {
+			out[i] = 0.299*v[3*i] + 0.587*v[3*i+1] + 0.114*v[3*i+2]
+		}
+	}
+	lo, hi := percentiles(out, lowPercentile, highPercentile)
+	scale := float32(0)
+	if hi > lo {
+		scale = 1 / (hi - lo)
+	}
+	var sum float64
+	for i, x := range out {
+		y := min(max((x-lo)*scale, 0), 1)
+		out[i] = y
+		sum += float64(y)
+	}
+	if sum > 0.5*float64(len(out)) {
+		for i, x := range out {
+			out[i] = 1 - x
+		}
+	}
+	return out
+}
+
+// percentiles returns the p-th and q-th percentiles of values in [0, 1],
+// read from a 4096-bin histogram (to within 1/4096).
+func percentiles(v []float32, p, q float64) (lo, hi float32) {
+	const bins = 4096
+	var hist [bins]int
+	for _, x := range v {
+		hist[min(max(int(x*bins), 0), bins-1)]++
+	}
+	at := func(pct float64) float32 {
+		target := int(pct / 100 * float64(len(v)))
+		n := 0
+		for b, k := range hist {
+			n += k
+			if n > target {
+				return (float32(b) + 0.5) / bins
+			}
+		}
+		return 1
+	}
+	return at(p), at(q)
+}
+
+// Targets returns the class of every pixel of l, row-major: Background
+// where the label is 0, Boundary for an object's pixels that have one of
+// their 8 neighbours outside the object (background or another object;
+// pixels beyond the image's edge do not count), Interior for the rest. Two
+// touching objects are thus parted by a boundary two pixels wide.
+func Targets(l *Labels) []uint8 {
+	out := make([]uint8, len(l.Pix))
+	for y := 0; y < l.H; y++ {
+		for x := 0; x < l.W; x++ {
+			v := l.Pix[y*l.W+x]
+			if v == 0 {
+				continue
+			}
+			cls := uint8(Interior)
+		scan:
+			for dy := -1; dy <= 1; dy++ {
+				for dx := -1; dx <= 1; dx++ {
+					xx, yy := x+dx, y+dy
+					if xx >= 0 && yy >= 0 && xx < l.W && yy < l.H && l.Pix[yy*l.W+xx] != v {
+						cls = Boundary
+						break scan
+					}
+				}
+			}
+			out[y*l.W+x] = cls
+		}
+	}
+	return out
+}

@@ -1,0 +1,408 @@
+package segment
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/deepscope/deepscope/data"
+	"github.com/deepscope/deepscope/nn"
+	"github.com/deepscope/deepscope/optim"
+	"github.com/deepscope/deepscope/progress"
+	"github.com/deepscope/deepscope/tensor"
+)
+
+// Options say how a training run is carried out; unlike Config they do
+// not change its result.
+type Options struct {
+	Out     string    // run directory, created if needed
+	Resume  bool      // continue the run in Out from its checkpoint
+	Log     io.Writer // progress and messages; nil discards them
+	Version string    // recorded in run.json
+	// StopAfterSteps ends the run, as if killed (no checkpoint written),
+	// after this many steps in this process; 0 means never. For tests.
+	StopAfterSteps int
+}
+
+// TrainSummary is what Train reports when it ends.
+type TrainSummary struct {
+	Epochs    int     // epochs completed
+	BestEpoch int     // 1-based epoch of best.safetensors
+	Best      float64 // its hold-out score (Data Science Bowl metric)
+	Seconds   float64 // training and validation wall time, resumed parts included
+}
+
+// ErrInterrupted is returned when a cancelled context or
+// Options.StopAfterSteps ends a run before its last epoch.
+var ErrInterrupted = errors.New("segment: interrupted")
+
+// EpochLog is one line of metrics.jsonl.
+type EpochLog struct {
+	Epoch     int      `json:"epoch"` // 1-based
+	Step      int      `json:"step"`
+	LR        float64  `json:"lr"`
+	TrainLoss float64  `json:"train_loss"`
+	ValScore  *float64 `json:"val_score,omitempty"` // Data Science Bowl metric on the hold-out
+	ValAP50   *float64 `json:"val_ap50,omitempty"`
+	ValDice   *float64 `json:"val_dice,omitempty"`
+	Seconds   float64  `json:"seconds"` // wall time of the epoch, validation included
+	CropsPerS float64  `json:"crops_per_s"`
+	Best      bool     `json:"best,omitempty"`
+}
+
+// loopState is where training stands; checkpoints store it as metadata.
+type loopState struct {
+	Epoch     int     `json:"epoch"` // 0-based epoch in progress
+	Batch     int     `json:"batch"` // next batch within it
+	Step      int     `json:"step"`
+	LossSum   float64 `json:"loss_sum"`
+	LossN     int     `json:"loss_n"`
+	Best      float64 `json:"best"`
+	BestEpoch int     `json:"best_epoch"`
+	Elapsed   float64 `json:"elapsed"`
+}
+
+// trainer is one process's part of a run.
+type trainer struct {
+	cfg   Config
+	opt   Options
+	log   io.Writer
+	model *Model
+	optim optim.Optimizer
+	sched optim.Schedule
+	ce    nn.CrossEntropy
+	train []trainImage
+	val   []evalImage
+	spe   int
+	x     *tensor.Tensor
+	t     []int
+}
+
+// Train fits a model as cfg says and writes the run directory opt.Out:
+// run.json (the config and the seeded hold-out), checkpoint.safetensors
+// (written atomically every cfg.CheckpointEvery steps and at epoch ends),
+// best.safetensors (the weights with the best hold-out score) and
+// metrics.jsonl. With opt.Resume it continues the run in opt.Out where its
+// checkpoint left it, with the run's own config: batches and crops are
+// drawn from the seed, the epoch and the batch number, so a resumed run
+// repeats what an uninterrupted one would have done.
+func Train(ctx context.Context, cfg Config, opt Options) (*TrainSummary, error) {
+	tr, st, err := startTraining(cfg, opt)
+	if err != nil {
+		return nil, err
+	}
+	return tr.loop(ctx, st)
+}
+
+func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
+	log := opt.Log
+	if log == nil {
+		log = io.Discard
+	}
+	if opt.Out == "" {
+		return nil, loopState{}, fmt.Errorf("segment: no run directory given")
+	}
+	var old *RunInfo
+	if opt.Resume {
+		var err error
+		if old, err = ReadRunInfo(opt.Out); err != nil {
+			return nil, loopState{}, err
+		}
+		cfg = old.Config
+	} else if _, err := os.Stat(filepath.Join(opt.Out, RunFile)); err == nil {
+		return nil, loopState{}, fmt.Errorf("segment: %s already holds a run; resume it or choose another run directory", opt.Out)
+	}
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, loopState{}, err
+	}
+	ds, err := Open(cfg.Data)
+	if err != nil {
+		return nil, loopState{}, err
+	}
+	if len(ds.Samples) < 2 {
+		return nil, loopState{}, fmt.Errorf("segment: %s has %d image; training needs two or more (one is held out)", cfg.Data, len(ds.Samples))
+	}
+	trainNames, holdNames := SplitHoldout(ds.Samples, cfg.Holdout, cfg.Seed)
+	info := &RunInfo{Config: cfg, Kind: "segment", Fingerprint: ds.Fingerprint(), Train: trainNames, Holdout: holdNames,
+		Threads: tensor.Threads(), Version: opt.Version}
+	if old != nil {
+		if old.Fingerprint != info.Fingerprint {
+			return nil, loopState{}, fmt.Errorf("segment: %s: the data changed since the run started", cfg.Data)
+		}
+		info = old
+	}
+	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+		return nil, loopState{}, fmt.Errorf("segment: %w", err)
+	}
+	trainS, err := pick(ds, info.Train)
+	if err != nil {
+		return nil, loopState{}, err
+	}
+	holdS, err := pick(ds, info.Holdout)
+	if err != nil {
+		return nil, loopState{}, err
+	}
+	tr := &trainer{cfg: cfg, opt: opt, log: log}
+	t0 := time.Now()
+	if tr.train, err = loadTrain(trainS); err != nil {
+		return nil, loopState{}, err
+	}
+	if tr.val, err = loadEval(holdS, false); err != nil {
+		return nil, loopState{}, err
+	}
+	fmt.Fprintf(log, "read %d training and %d hold-out images in %.0fs\n", len(tr.train), len(tr.val), time.Since(t0).Seconds())
+	tr.spe = len(tr.train) / cfg.Batch
+	if tr.spe == 0 {
+		return nil, loopState{}, fmt.Errorf("segment: %d training images make no batch of %d; lower --batch", len(tr.train), cfg.Batch)
+	}
+	tr.model = NewModel(rand.New(rand.NewPCG(cfg.Seed, 0x5e9)), cfg)
+	if tr.optim, err = optim.NewAdamW(tr.model.Net, optim.AdamConfig{LR: cfg.LR, WeightDecay: cfg.WeightDecay, SkipNoDecay: true}); err != nil {
+		return nil, loopState{}, err
+	}
+	total := cfg.Epochs * tr.spe
+	tr.sched = optim.Warmup{Steps: min(tr.spe, total/10), StartFactor: 0.01,
+		Then: optim.Cosine{Base: cfg.LR, Total: total - min(tr.spe, total/10)}}
+	tr.ce = nn.CrossEntropy{Weight: []float32{1, 1, float32(cfg.BoundaryWeight)}}
+
+	var st loopState
+	if opt.Resume {
+		if st, err = tr.loadCheckpoint(); err != nil {
+			return nil, loopState{}, err
+		}
+		logs, err := ReadMetrics(opt.Out)
+		if err != nil {
+			return nil, loopState{}, err
+		}
+		kept := logs[:0]
+		for _, l := range logs {
+			if l.Epoch <= st.Epoch {
+				kept = append(kept, l)
+			}
+		}
+		if err := writeMetrics(opt.Out, kept); err != nil {
+			return nil, loopState{}, err
+		}
+		fmt.Fprintf(log, "resuming %s at epoch %d, batch %d (step %d)\n", opt.Out, st.Epoch+1, st.Batch, st.Step)
+	} else {
+		if err := writeJSON(filepath.Join(opt.Out, RunFile), info); err != nil {
+			return nil, loopState{}, err
+		}
+		if err := writeMetrics(opt.Out, nil); err != nil {
+			return nil, loopState{}, err
+		}
+	}
+	fmt.Fprintf(log, "U-Net base %d depth %d: %d parameters; %d training / %d hold-out images; %d steps of %d crops of %d px per epoch; %d threads\n",
+		cfg.Base, cfg.Depth, nn.NumParams(tr.model.Net), len(tr.train), len(tr.val), tr.spe, cfg.Batch, cfg.Size, tensor.Threads())
+	return tr, st, nil
+}
+
+func (tr *trainer) loop(ctx context.Context, st loopState) (*TrainSummary, error) {
+	cfg := tr.cfg
+	stepsHere := 0
+	for st.Epoch < cfg.Epochs {
+		nn.SetTraining(tr.model.Net, true)
+		t0 := time.Now()
+		mark := t0
+		crops := 0
+		perm := rand.New(rand.NewPCG(cfg.Seed, uint64(st.Epoch))).Perm(len(tr.train))
+		bar := progress.New(tr.log, tr.spe, fmt.Sprintf("epoch %d/%d", st.Epoch+1, cfg.Epochs))
+		for st.Batch < tr.spe {
+			if ctx.Err() != nil {
+				st.Elapsed += time.Since(mark).Seconds()
+				if err := tr.saveCheckpoint(st); err != nil {
+					return nil, err
+				}
+				return nil, ErrInterrupted
+			}
+			if tr.opt.StopAfterSteps > 0 && stepsHere >= tr.opt.StopAfterSteps {
+				return nil, ErrInterrupted
+			}
+			loss := tr.step(perm[st.Batch*cfg.Batch:(st.Batch+1)*cfg.Batch], st)
+			if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
+				return nil, fmt.Errorf("segment: loss is %v at epoch %d, batch %d: lower --lr", loss, st.Epoch+1, st.Batch+1)
+			}
+			st.Step++
+			st.Batch++
+			stepsHere++
+			crops += cfg.Batch
+			st.LossSum += float64(loss)
+			st.LossN++
+			bar.Update(st.Batch, progress.Float("loss", st.LossSum/float64(st.LossN)),
+				progress.Float("crops/s", float64(crops)/time.Since(t0).Seconds()))
+			if cfg.CheckpointEvery > 0 && st.Step%cfg.CheckpointEvery == 0 && st.Batch < tr.spe {
+				st.Elapsed += time.Since(mark).Seconds()
+				mark = time.Now()
+				if err := tr.saveCheckpoint(st); err != nil {
+					return nil, err
+				}
+			}
+		}
+		bar.Done()
+		rate := float64(crops) / time.Since(t0).Seconds()
+		l := EpochLog{Epoch: st.Epoch + 1, Step: st.Step, LR: tr.optim.LR(), TrainLoss: st.LossSum / math.Max(1, float64(st.LossN)), CropsPerS: rate}
+		if (st.Epoch+1)%cfg.ValEvery == 0 || st.Epoch+1 == cfg.Epochs {
+			sum, _ := validate(tr.model, tr.val)
+			nn.SetTraining(tr.model.Net, true)
+			l.ValScore, l.ValAP50, l.ValDice = &sum.Score, &sum.AP50, &sum.Dice
+			if st.BestEpoch == 0 || sum.Score > st.Best {
+				st.Best, st.BestEpoch, l.Best = sum.Score, st.Epoch+1, true
+				if err := nn.SaveFile(tr.model.Net, filepath.Join(tr.opt.Out, BestFile), map[string]string{
+					"epoch": strconv.Itoa(st.Epoch + 1), "score": strconv.FormatFloat(sum.Score, 'g', -1, 64)}); err != nil {
+					return nil, err
+				}
+			}
+		}
+		l.Seconds = time.Since(t0).Seconds()
+		st.Elapsed += time.Since(mark).Seconds()
+		st.Epoch++
+		st.Batch, st.LossSum, st.LossN = 0, 0, 0
+		if err := tr.appendMetrics(l); err != nil {
+			return nil, err
+		}
+		if err := tr.saveCheckpoint(st); err != nil {
+			return nil, err
+		}
+		msg := fmt.Sprintf("epoch %d/%d  loss %.4f  %.1f crops/s  %.0fs", l.Epoch, cfg.Epochs, l.TrainLoss, rate, l.Seconds)
+		if l.ValScore != nil {
+			msg += fmt.Sprintf("  hold-out score %.4f  AP50 %.4f  Dice %.4f", *l.ValScore, *l.ValAP50, *l.ValDice)
+		}
+		if l.Best {
+			msg += "  (best)"
+		}
+		fmt.Fprintln(tr.log, msg)
+	}
+	return &TrainSummary{Epochs: st.Epoch, BestEpoch: st.BestEpoch, Best: st.Best, Seconds: st.Elapsed}, nil
+}
+
+// step trains on one batch of random crops of the images idx.
+func (tr *trainer) step(idx []int, st loopState) float32 {
+	s := tr.cfg.Size
+	x := tensor.Ensure(&tr.x, len(idx), s, s, 1)
+	if len(tr.t) != len(idx)*s*s {
+		tr.t = make([]int, len(idx)*s*s)
+	}
+	rng := rand.New(rand.NewPCG(tr.cfg.Seed^0xc409, uint64(st.Epoch)<<32|uint64(st.Batch)))
+	for k, i := range idx {
+		fillCrop(&tr.train[i], s, rng, x.Data[k*s*s:(k+1)*s*s], tr.t[k*s*s:(k+1)*s*s])
+	}
+	tr.optim.SetLR(tr.sched.LR(st.Step))
+	tr.optim.ZeroGrad()
+	loss := tr.ce.Forward(tr.model.Net.Forward(x), tr.t)
+	tr.model.Net.Backward(tr.ce.Backward())
+	tr.optim.Step()
+	return loss
+}
+
+// validate segments the hold-out images and scores them.
+func validate(m *Model, val []evalImage) (Summary, []ImageScore) {
+	nn.SetTraining(m.Net, false)
+	scores := make([]ImageScore, len(val))
+	for i, v := range val {
+		pred := Segment(v.plane, v.truth.W, v.truth.H, m.Probs, m.Tile, m.Instance)
+		scores[i] = Score(v.truth, pred)
+		scores[i].Name = v.name
+	}
+	return Summarize(scores), scores
+}
+
+func (tr *trainer) saveCheckpoint(st loopState) error {
+	meta, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	sd := nn.StateDict(tr.model.Net)
+	for _, t := range tr.optim.State() {
+		t.Name = "optim." + t.Name
+		sd = append(sd, t)
+	}
+	return nn.WriteStateFile(filepath.Join(tr.opt.Out, CheckpointFile), sd, map[string]string{"loop": string(meta), "format": "deepscope-segment-checkpoint-1"})
+}
+
+func (tr *trainer) loadCheckpoint() (loopState, error) {
+	path := filepath.Join(tr.opt.Out, CheckpointFile)
+	sd, meta, err := nn.ReadStateFile(path)
+	if err != nil {
+		return loopState{}, err
+	}
+	var st loopState
+	if err := json.Unmarshal([]byte(meta["loop"]), &st); err != nil {
+		return st, fmt.Errorf("segment: %s: bad loop state: %w", path, err)
+	}
+	var own, opt []nn.NamedTensor
+	for _, t := range sd {
+		if name, ok := cutPrefix(t.Name, "optim."); ok {
+			t.Name = name
+			opt = append(opt, t)
+		} else {
+			own = append(own, t)
+		}
+	}
+	if err := nn.LoadStateDict(tr.model.Net, own, true); err != nil {
+		return st, fmt.Errorf("segment: %s: %w", path, err)
+	}
+	if err := tr.optim.LoadState(opt); err != nil {
+		return st, fmt.Errorf("segment: %s: %w", path, err)
+	}
+	return st, nil
+}
+
+func cutPrefix(s, p string) (string, bool) {
+	if len(s) >= len(p) && s[:len(p)] == p {
+		return s[len(p):], true
+	}
+	return s, false
+}
+
+// ReadMetrics reads every EpochLog of a run.
+func ReadMetrics(dir string) ([]EpochLog, error) {
+	b, err := os.ReadFile(filepath.Join(dir, MetricsFile))
+	if os.IsNotExist(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("segment: %w", err)
+	}
+	var out []EpochLog
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for n := 1; sc.Scan(); n++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var e EpochLog
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return out, fmt.Errorf("segment: %s line %d: %w", filepath.Join(dir, MetricsFile), n, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func writeMetrics(dir string, logs []EpochLog) error {
+	var buf bytes.Buffer
+	for _, l := range logs {
+		b, err := json.Marshal(l)
+		if err != nil {
+			return err
+		}
+		buf.Write(append(b, '\n'))
+	}
+	return data.WriteFileAtomic(filepath.Join(dir, MetricsFile), buf.Bytes())
+}
+
+func (tr *trainer) appendMetrics(l EpochLog) error {
+	logs, err := ReadMetrics(tr.opt.Out)
+	if err != nil {
+		return err
+	}
+	return writeMetrics(tr.opt.Out, append(logs, l))
+}

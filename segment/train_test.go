@@ -1,0 +1,120 @@
+package segment
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/deepscope/deepscope/nn"
+	"github.com/deepscope/deepscope/tensor"
+)
+
+// tinyConfig trains a very small U-Net on synthetic discs in a few seconds.
+func tinyConfig(data string) Config {
+	return Config{Data: data, Epochs: 60, Size: 32, Base: 8, Depth: 2, Batch: 4, LR: 5e-3, Holdout: 0.2,
+		ValEvery: 20, Seed: 1, Tile: TileConfig{Tile: 64, Overlap: 16}}
+}
+
+func TestTrainPredictEndToEnd(t *testing.T) {
+	tensor.SetThreads(1)
+	defer tensor.SetThreads(0)
+	data := writeDataset(t, t.TempDir(), 16, 64, 7)
+	out := filepath.Join(t.TempDir(), "run")
+	t0 := time.Now()
+	sum, err := Train(context.Background(), tinyConfig(data), Options{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("trained %d epochs in %.1fs: hold-out score %.3f at epoch %d", sum.Epochs, time.Since(t0).Seconds(), sum.Best, sum.BestEpoch)
+	for _, f := range []string{RunFile, CheckpointFile, BestFile, MetricsFile} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("run directory lacks %s", f)
+		}
+	}
+	m, ri, err := Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ri.Holdout) != 3 || len(ri.Train) != 13 {
+		t.Errorf("hold-out of %d and %d training images, want 3 and 13", len(ri.Holdout), len(ri.Train))
+	}
+	// A new image, larger than a window, with touching nuclei.
+	rng := rand.New(rand.NewPCG(99, 1))
+	discs := randomDiscs(rng, 112, 96, 14, 4, 8, -1)
+	truth := paint(112, 96, discs)
+	img := nucleiImage(rng, discs, truth)
+	pred := m.Segment(img)
+	s := Score(truth, pred)
+	t.Logf("new image: %d objects (true %d), score %.3f, AP50 %.3f, Dice %.3f", s.Pred, s.True, s.Score, s.AP50, s.Dice)
+	if s.AP50 < 0.6 || s.Dice < 0.8 {
+		t.Errorf("trained model: AP50 %.3f, Dice %.3f on a new image; want >= 0.6 and 0.8", s.AP50, s.Dice)
+	}
+
+	// Tiling with the real network: windows of 64 with overlap 32 against
+	// one window holding the whole image. The network's receptive field
+	// is wider than the overlap, so probabilities differ a little near
+	// window borders; the objects must still agree.
+	m.Tile = TileConfig{Tile: 128}
+	whole := m.Segment(img)
+	m.Tile = TileConfig{Tile: 64, Overlap: 32}
+	tiled := m.Segment(img)
+	s = Score(whole, tiled)
+	t.Logf("tiled against untiled: score %.3f, AP50 %.3f", s.Score, s.AP50)
+	if s.AP50 < 0.95 {
+		t.Errorf("tiled against untiled: AP50 %.3f (%d and %d objects), want >= 0.95", s.AP50, s.Pred, s.True)
+	}
+}
+
+func TestResumeRepeatsTheRun(t *testing.T) {
+	tensor.SetThreads(1)
+	defer tensor.SetThreads(0)
+	data := writeDataset(t, t.TempDir(), 16, 64, 8)
+	cfg := tinyConfig(data)
+	cfg.Epochs, cfg.ValEvery, cfg.CheckpointEvery = 4, 2, 5 // 3 steps an epoch: step 5 is mid-epoch
+	whole, cut := filepath.Join(t.TempDir(), "whole"), filepath.Join(t.TempDir(), "cut")
+	if _, err := Train(context.Background(), cfg, Options{Out: whole}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Train(context.Background(), cfg, Options{Out: cut, StopAfterSteps: 5}); err != ErrInterrupted {
+		t.Fatalf("stopped run: error %v, want ErrInterrupted", err)
+	}
+	if _, err := Train(context.Background(), cfg, Options{Out: cut}); err == nil {
+		t.Errorf("a second run into the same directory was not refused")
+	}
+	if _, err := Train(context.Background(), Config{}, Options{Out: cut, Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := Load(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := Load(cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range nnParams(a) {
+		q := nnParams(b)[i]
+		for k := range p {
+			if p[k] != q[k] {
+				t.Fatalf("parameter tensor %d differs at %d after resuming: %g, uninterrupted %g", i, k, q[k], p[k])
+			}
+		}
+	}
+	la, _ := ReadMetrics(whole)
+	lb, _ := ReadMetrics(cut)
+	if len(la) != 4 || len(lb) != 4 || *la[3].ValScore != *lb[3].ValScore {
+		t.Errorf("metrics: %d and %d epochs logged, want 4 alike", len(la), len(lb))
+	}
+}
+
+// nnParams returns the values of every parameter and buffer of m's net.
+func nnParams(m *Model) [][]float32 {
+	var out [][]float32
+	for _, t := range nn.StateDict(m.Net) {
+		out = append(out, t.Value.Values())
+	}
+	return out
+}
