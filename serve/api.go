@@ -256,7 +256,6 @@ func pngBase64(img image.Image) string {
 	return base64.StdEncoding.EncodeToString(buf.Bytes())
 }
 
-
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 	l := s.cur.Load()
 	writeJSON(w, http.StatusOK, struct {
