@@ -15,7 +15,8 @@ type InstanceConfig struct {
 	// pixels are then claimed by a neighbour's growth or form an unseeded
 	// object.
 	MinSeed int `json:"min_seed,omitempty"`
-	// MinArea drops objects of fewer pixels in the end (default 8).
+	// MinArea drops objects of fewer pixels in the end (default 15, as
+	// Cellpose's min_size).
 	MinArea int `json:"min_area,omitempty"`
 }
 
@@ -31,7 +32,7 @@ func (c InstanceConfig) WithDefaults() InstanceConfig {
 		c.MinSeed = 1
 	}
 	if c.MinArea == 0 {
-		c.MinArea = 8
+		c.MinArea = 15
 	}
 	return c
 }

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/deepscope/deepscope/segment"
+)
+
+func init() { commands = append(commands, newSegmentCmd) }
+
+func newSegmentCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "segment",
+		Short: "Find nuclei or cells as instances: train, predict (labels, overlays, measurements), evaluate",
+		Long: `segment trains a U-Net that labels each pixel background, interior or boundary,
+turns its output into one label per object (interiors as seeds, grown into the
+foreground along the boundary probability), and scores objects with the 2018 Data
+Science Bowl's metric.
+
+Datasets are DIR/images/NAME.png with DIR/labels/NAME.png (16-bit instance labels,
+0 = background), or the Data Science Bowl's DIR/ID/images/ID.png with
+DIR/ID/masks/*.png (one binary mask per object).`,
+	}
+	c.AddCommand(newSegmentTrainCmd(), newSegmentPredictCmd(), newSegmentEvalCmd())
+	return c
+}
+
+func newSegmentTrainCmd() *cobra.Command {
+	var (
+		cfg              segment.Config
+		out              string
+		resume, noReport bool
+	)
+	d := segment.Defaults()
+	c := &cobra.Command{
+		Use:   "train --data DIR --out RUN [flags]",
+		Short: "Train a segmentation model; writes RUN/ with checkpoints, metrics, eval.json and report.html",
+		Long: `train fits a U-Net on random crops (with flips and quarter turns) of the images in
+--data, keeping a seeded fraction (--holdout) of the images out for validation; the
+split is recorded in RUN/run.json. Checkpoints are written atomically; --resume
+continues a stopped run exactly where it stopped. At the end the best weights are
+evaluated on the hold-out images (eval.json, report.html).`,
+		Example: `  deepscope segment train --data ../shared/data/dsb2018 --out runs/dsb --epochs 50
+  deepscope segment train --resume --out runs/dsb`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("segment train: --out RUN is required")
+			}
+			if !resume && cfg.Data == "" {
+				return fmt.Errorf("segment train: --data DIR is required")
+			}
+			cfg.Tile.Tile, cfg.Tile.Overlap = tileFlags(cmd.Flags())
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			sum, err := segment.Train(ctx, cfg, segment.Options{Out: out, Resume: resume, Log: cmd.ErrOrStderr(), Version: version})
+			if err == segment.ErrInterrupted {
+				fmt.Fprintf(cmd.ErrOrStderr(), "stopped; continue with: deepscope segment train --resume --out %s\n", out)
+				return err
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "trained %d epochs in %.0fs; best hold-out score %.4f at epoch %d\n", sum.Epochs, sum.Seconds, sum.Best, sum.BestEpoch)
+			if noReport {
+				return nil
+			}
+			return segmentEvaluate(cmd, out, "", false, nil, 8)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&cfg.Data, "data", "", "dataset folder (images/ and labels/, or ID/images and ID/masks)")
+	f.StringVar(&out, "out", "", "run directory (required)")
+	f.IntVar(&cfg.Epochs, "epochs", d.Epochs, "epochs: one random crop of each training image per epoch")
+	f.IntVar(&cfg.Size, "size", d.Size, "side of the training crops (a multiple of 2^depth)")
+	f.IntVar(&cfg.Base, "base", d.Base, "U-Net channels at the top level")
+	f.IntVar(&cfg.Depth, "depth", d.Depth, "U-Net levels")
+	f.IntVar(&cfg.Batch, "batch", d.Batch, "crops per step")
+	f.Float64Var(&cfg.LR, "lr", d.LR, "peak learning rate (AdamW; warm-up, then cosine)")
+	f.Float64Var(&cfg.WeightDecay, "weight-decay", d.WeightDecay, "AdamW weight decay")
+	f.Float64Var(&cfg.BoundaryWeight, "boundary-weight", d.BoundaryWeight, "weight of boundary pixels in the loss")
+	f.Float64Var(&cfg.Holdout, "holdout", d.Holdout, "fraction of images held out for validation (seeded)")
+	f.Uint64Var(&cfg.Seed, "seed", d.Seed, "random seed: hold-out, weights, crops")
+	f.IntVar(&cfg.ValEvery, "val-every", d.ValEvery, "epochs between hold-out validations (the last is always validated)")
+	f.IntVar(&cfg.CheckpointEvery, "checkpoint-every", d.CheckpointEvery, "steps between mid-epoch checkpoints (0: epoch ends only)")
+	f.BoolVar(&cfg.TTA, "tta", false, "average over four quarter turns at inference")
+	f.IntVar(&cfg.Instance.MinArea, "min-area", 0, "drop objects of fewer pixels (0: the default, 15)")
+	addTileFlags(f)
+	f.BoolVar(&resume, "resume", false, "continue the run in --out from its checkpoint")
+	f.BoolVar(&noReport, "no-report", false, "skip the hold-out evaluation and report.html")
+	return c
+}
+
+// addTileFlags adds --tile and --overlap.
+func addTileFlags(f *pflag.FlagSet) {
+	f.Int("tile", 0, "inference window side in pixels (0: the run's, by default 256)")
+	f.Int("overlap", 0, "overlap of inference windows in pixels (0: the run's, by default 64)")
+}
+
+func tileFlags(f *pflag.FlagSet) (tile, overlap int) {
+	tile, _ = f.GetInt("tile")
+	overlap, _ = f.GetInt("overlap")
+	return tile, overlap
+}
+
+// applyInference overrides a loaded model's inference settings with the
+// flags given.
+func applyInference(f *pflag.FlagSet, m *segment.Model) error {
+	if tile, overlap := tileFlags(f); tile > 0 || overlap > 0 {
+		if tile > 0 {
+			m.Tile.Tile = tile
+		}
+		if overlap > 0 {
+			m.Tile.Overlap = overlap
+		}
+		if err := m.Tile.Validate(); err != nil {
+			return err
+		}
+	}
+	if f.Changed("tta") {
+		m.TTA, _ = f.GetBool("tta")
+	}
+	if f.Changed("min-area") {
+		m.Instance.MinArea, _ = f.GetInt("min-area")
+		m.Instance = m.Instance.WithDefaults()
+	}
+	return nil
+}
+
+func newSegmentPredictCmd() *cobra.Command {
+	var model, out string
+	c := &cobra.Command{
+		Use:   "predict --model RUN --out DIR IMAGE|DIR...",
+		Short: "Segment images: 16-bit label PNGs, overlays, per-object measurements and counts",
+		Long: `predict segments each image (folders are searched, not recursively, for PNG, JPEG,
+TIFF and BMP files) in overlapping windows, so images of any size fit in memory, and
+writes under --out:
+
+  labels/NAME.png    16-bit instance labels (0 = background), NAME as the image's
+  overlays/NAME.png  the image with each object's outline
+  objects.csv        image,id,area,perimeter,centroid_x,centroid_y,eccentricity,mean_intensity
+  counts.csv         image,count
+
+and prints each image's object count. An unreadable image is reported on stderr
+and the command exits with status 1 at the end.`,
+		Example: `  deepscope segment predict --model runs/dsb --out seg/ plate1/`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("segment predict: --out DIR is required")
+			}
+			m, _, err := segment.Load(model)
+			if err != nil {
+				return err
+			}
+			if err := applyInference(cmd.Flags(), m); err != nil {
+				return err
+			}
+			paths, err := segment.ListImages(args)
+			if err != nil {
+				return err
+			}
+			failed := 0
+			err = segment.PredictFiles(m, paths, out, func(p string, n int, err error) {
+				if err != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), err)
+					failed++
+					return
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s\t%d\n", p, n)
+			})
+			if err != nil {
+				return err
+			}
+			if failed > 0 {
+				return fmt.Errorf("segment predict: %d of %d images could not be read", failed, len(paths))
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&model, "model", "", "run directory (required)")
+	c.Flags().StringVar(&out, "out", "", "output folder (required)")
+	c.Flags().Bool("tta", false, "average over four quarter turns (default: as the run was configured)")
+	c.Flags().Int("min-area", 0, "drop objects of fewer pixels (default: the run's)")
+	addTileFlags(c.Flags())
+	c.MarkFlagRequired("model")
+	return c
+}
+
+func newSegmentEvalCmd() *cobra.Command {
+	var (
+		model, dataDir string
+		all            bool
+		worst          int
+	)
+	c := &cobra.Command{
+		Use:   "eval --model RUN [--data DIR] [flags]",
+		Short: "Score a segmentation run: Data Science Bowl metric, AP at IoU 0.5, Dice, count error; report.html",
+		Long: `eval segments labelled images with a run's best weights and scores them: the 2018
+Data Science Bowl's metric (per image, the mean over IoU thresholds 0.50, 0.55, ...,
+0.95 of TP/(TP+FP+FN); then the mean over images), AP at IoU 0.5, foreground Dice
+and the error in the object count. Without --data, or with the run's own dataset, it
+uses the run's hold-out images (--all for every image). It writes RUN/eval.json and
+RUN/report.html, which shows the worst images with true and predicted outlines.`,
+		Example: `  deepscope segment eval --model runs/dsb
+  deepscope segment eval --model runs/dsb --data other_lab/ --tta`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return segmentEvaluate(cmd, model, dataDir, all, cmd.Flags(), worst)
+		},
+	}
+	c.Flags().StringVar(&model, "model", "", "run directory (required)")
+	c.Flags().StringVar(&dataDir, "data", "", "labelled dataset (default: the run's)")
+	c.Flags().BoolVar(&all, "all", false, "every image of the dataset, not only the run's hold-out")
+	c.Flags().IntVar(&worst, "worst", 8, "images to show in the report, worst first")
+	c.Flags().Bool("tta", false, "average over four quarter turns (default: as the run was configured)")
+	c.Flags().Int("min-area", 0, "drop objects of fewer pixels (default: the run's)")
+	addTileFlags(c.Flags())
+	c.MarkFlagRequired("model")
+	return c
+}
+
+// segmentEvaluate scores a run on a dataset and writes eval.json and
+// report.html into the run directory.
+func segmentEvaluate(cmd *cobra.Command, dir, dataDir string, all bool, flags *pflag.FlagSet, worst int) error {
+	m, ri, err := segment.Load(dir)
+	if err != nil {
+		return err
+	}
+	if flags != nil {
+		if err := applyInference(flags, m); err != nil {
+			return err
+		}
+	}
+	if dataDir == "" {
+		dataDir = ri.Config.Data
+	}
+	ds, err := segment.Open(dataDir)
+	if err != nil {
+		return err
+	}
+	samples, split, err := segment.EvalSplit(ds, ri, all)
+	if err != nil {
+		return err
+	}
+	var log io.Writer = cmd.ErrOrStderr()
+	res, err := segment.Evaluate(m, samples, worst, log)
+	if err != nil {
+		return err
+	}
+	res.Data, res.Split = dataDir, split
+	if err := segment.WriteEval(dir, res); err != nil {
+		return err
+	}
+	if err := segment.WriteReport(dir, ri, res); err != nil {
+		return err
+	}
+	s := res.Summary
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: %d images (%s): score %.4f  AP50 %.4f  Dice %.4f  count error %.2f (%.1f%%)  in %.0fs\nreport: %s\n",
+		dataDir, s.Images, split, s.Score, s.AP50, s.Dice, s.CountMAE, 100*s.CountMRE, res.Seconds, filepath.Join(dir, segment.ReportFile))
+	return nil
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// segWriteMaskDataset writes n RGB images of dark nuclei on a pale field
+// in the Data Science Bowl's layout (ID/images/ID.png, ID/masks/K.png).
+func segWriteMaskDataset(t *testing.T, dir string, n, size int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(11, 12))
+	save := func(p string, img image.Image) {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := png.Encode(f, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("id%02d", i)
+		img := image.NewRGBA(image.Rect(0, 0, size, size))
+		for k := range img.Pix {
+			img.Pix[k] = uint8(220 + rng.IntN(20))
+		}
+		for k := 0; k < 4; k++ {
+			cx, cy, r := 8+rng.Float64()*float64(size-16), 8+rng.Float64()*float64(size-16), 4+3*rng.Float64()
+			m := image.NewGray(image.Rect(0, 0, size, size))
+			for y := 0; y < size; y++ {
+				for x := 0; x < size; x++ {
+					dx, dy := float64(x)-cx, float64(y)-cy
+					if d := dx*dx + dy*dy; d <= r*r {
+						m.SetGray(x, y, color.Gray{255})
+						v := uint8(60 + 80*d/(r*r))
+						img.Set(x, y, color.RGBA{v + 40, v, v + 60, 255})
+					}
+				}
+			}
+			save(filepath.Join(dir, id, "masks", fmt.Sprintf("%d.png", k)), m)
+		}
+		save(filepath.Join(dir, id, "images", id+".png"), img)
+	}
+}
+
+func TestSegmentTrainPredictEval(t *testing.T) {
+	dir := t.TempDir()
+	data, run, out := filepath.Join(dir, "data"), filepath.Join(dir, "run"), filepath.Join(dir, "pred")
+	segWriteMaskDataset(t, data, 10, 48)
+	cmd := func(args ...string) (string, error) {
+		root := newRoot()
+		var buf bytes.Buffer
+		root.SetOut(&buf)
+		root.SetErr(&buf)
+		root.SetArgs(append([]string{"--threads", "1", "segment"}, args...))
+		err := root.Execute()
+		return buf.String(), err
+	}
+	if o, err := cmd("train", "--data", data, "--out", run, "--epochs", "30", "--size", "32", "--base", "8", "--depth", "2",
+		"--batch", "4", "--lr", "0.005", "--holdout", "0.2", "--val-every", "15", "--tile", "64", "--overlap", "16"); err != nil {
+		t.Fatalf("train: %v\n%s", err, o)
+	} else if !strings.Contains(o, "score") {
+		t.Errorf("train printed no score:\n%s", o)
+	}
+	for _, f := range []string{"run.json", "best.safetensors", "eval.json", "report.html"} {
+		if _, err := os.Stat(filepath.Join(run, f)); err != nil {
+			t.Errorf("run lacks %s", f)
+		}
+	}
+	report, _ := os.ReadFile(filepath.Join(run, "report.html"))
+	if !strings.Contains(string(report), "Data Science Bowl score") || !strings.Contains(string(report), "data:image/png;base64,") {
+		t.Error("report.html lacks the score or the worst images")
+	}
+
+	img := filepath.Join(data, "id03", "images", "id03.png")
+	o, err := cmd("predict", "--model", run, "--out", out, img, filepath.Join(data, "id04", "images"))
+	if err != nil {
+		t.Fatalf("predict: %v\n%s", err, o)
+	}
+	for _, f := range []string{"labels/id03.png", "overlays/id03.png", "labels/id04.png", "objects.csv", "counts.csv"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("predict wrote no %s", f)
+		}
+	}
+	f, err := os.Open(filepath.Join(out, "objects.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) < 5 || strings.Join(rows[0], ",") != "image,id,area,perimeter,centroid_x,centroid_y,eccentricity,mean_intensity" {
+		t.Errorf("objects.csv: %d rows, header %v", len(rows), rows[0])
+	}
+	if !strings.Contains(o, "id03.png\t") {
+		t.Errorf("predict printed no count for id03.png:\n%s", o)
+	}
+
+	if o, err := cmd("eval", "--model", run, "--all"); err != nil || !strings.Contains(o, "10 images (all)") {
+		t.Errorf("eval --all: %v\n%s", err, o)
+	}
+	// Bad input: a missing partner names the file.
+	os.Remove(filepath.Join(data, "id05", "images", "id05.png"))
+	if _, err := cmd("eval", "--model", run, "--all"); err == nil || !strings.Contains(err.Error(), "id05") {
+		t.Errorf("eval on a folder without its image: %v", err)
+	}
+}
