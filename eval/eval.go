@@ -136,7 +136,11 @@ func WriteReport(dir string, out *Outcome, o Options) error {
 	return report.WriteFile(filepath.Join(dir, train.ReportFile), page)
 }
 
-// Page assembles the report of an outcome.
+// galleryMax bounds the Grad-CAM figures a report shows.
+const galleryMax = 16
+
+// Page assembles the report of an outcome, with Grad-CAM maps of correct
+// and wrong test predictions for models that allow them.
 func Page(dir string, out *Outcome, o Options) (*report.Page, error) {
 	info := out.Model.Info
 	logs, err := train.ReadMetrics(dir)
@@ -174,6 +178,7 @@ func Page(dir string, out *Outcome, o Options) (*report.Page, error) {
 	}
 	if !info.MultiLabel {
 		p.Mistakes = mistakes(out, n)
+		p.Explanations = gallery(out, galleryMax)
 	}
 	return p, nil
 }
