@@ -12,9 +12,7 @@ import (
 // Saliency is the vanilla gradient map of Simonyan et al. (2014): the
 // largest absolute gradient of the class logit over each pixel's channels,
 // from one backward pass in evaluation mode.
-type Saliency struct {
-	Batch int // unused by one image, kept for a uniform configuration
-}
+type Saliency struct{}
 
 // Name returns "saliency".
 func (Saliency) Name() string { return "saliency" }

@@ -39,7 +39,7 @@ type Options struct {
 var registry = map[string]func(Options) Method{
 	"gradcam":   func(Options) Method { return CAM{} },
 	"gradcampp": func(Options) Method { return CAM{PlusPlus: true} },
-	"saliency":  func(o Options) Method { return Saliency{Batch: o.Batch} },
+	"saliency":  func(Options) Method { return Saliency{} },
 	"smoothgrad": func(o Options) Method {
 		return SmoothGrad{Samples: o.Samples, Batch: o.Batch, Seed: o.Seed}
 	},
