@@ -50,8 +50,11 @@ names another (by name or index). Methods (comma-separated, or "all"):
   lime, shap           LIME and Kernel SHAP on SLIC superpixels (--segments, --samples)
 
 --faithfulness measures every method (or those of --method) on --n images of a split
-(--data, --split; default the run's own test split): deletion and insertion areas
-(RISE), printed as a Markdown table. --sanity runs the model-parameter randomisation
+(--data, --split; default the run's own test split), each explained for its predicted
+class: pixels are deleted (set to the mean colour) or inserted (into a blurred copy) in
+the order the map ranks them, and the areas under the class-probability curves are
+printed as a Markdown table (deletion: lower is better; insertion: higher is better),
+with a random map as the floor. --sanity runs the model-parameter randomisation
 check (Adebayo et al. 2018) on the images given, or on --n images of the split, and
 prints each method's rank correlation with the trained model's maps as the layers are
 re-initialised from the top; low values mean the map depends on what the model learned.`,
