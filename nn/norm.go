@@ -163,14 +163,23 @@ func (l *BatchNorm2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 		p := part[2*i*c : 2*(i+1)*c]
 		clear(p)
 		ps, pd := p[:c], p[c:]
+		mean := l.mean[:c]
+		ps, pd = ps[:c], pd[:c]
 		for r := lo; r < hi; r++ {
-			xs, ys := rowOf(xv, r, c), rowOf(yv, r, c)
-			for j, d := range dyv[r*c : (r+1)*c] {
-				if relu && ys[j] <= 0 {
-					continue
+			xs, ds := rowOf(xv, r, c), rowOf(dyv, r, c)
+			if relu {
+				ys := rowOf(yv, r, c)
+				for j, d := range ds {
+					if ys[j] > 0 {
+						ps[j] += float64(d)
+						pd[j] += float64(d) * (float64(xs[j]) - mean[j])
+					}
 				}
+				continue
+			}
+			for j, d := range ds {
 				ps[j] += float64(d)
-				pd[j] += float64(d) * (float64(xs[j]) - l.mean[j])
+				pd[j] += float64(d) * (float64(xs[j]) - mean[j])
 			}
 		}
 	})
