@@ -26,37 +26,6 @@ func addInto(out, a, b *tensor.Tensor) {
 	})
 }
 
-// addReLUInto sets out = max(a + b, 0): the end of a residual block.
-func addReLUInto(out, a, b *tensor.Tensor) {
-	o, x, y := out.Values(), a.Values(), b.Values()
-	if len(x) != len(o) || len(y) != len(o) {
-		panic(fmt.Sprintf("models: add of %v and %v into %v", a.Shape, b.Shape, out.Shape))
-	}
-	tensor.Parallel(len(o), grain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := x[i] + y[i]
-			if v < 0 {
-				v = 0
-			}
-			o[i] = v
-		}
-	})
-}
-
-// reluBackwardInto sets dx = dy where y > 0, else 0, given the ReLU's output y.
-func reluBackwardInto(dx, dy, y *tensor.Tensor) {
-	d, g, v := dx.Values(), dy.Values(), y.Values()
-	tensor.Parallel(len(d), grain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if v[i] > 0 {
-				d[i] = g[i]
-			} else {
-				d[i] = 0
-			}
-		}
-	})
-}
-
 // accumulate sets dst += src.
 func accumulate(dst, src *tensor.Tensor) {
 	d, s := dst.Values(), src.Values()

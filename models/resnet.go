@@ -186,7 +186,7 @@ type BasicBlock struct {
 	BN1, BN2     *nn.BatchNorm2d // BN1 with the inner ReLU fused in
 	Downsample   *nn.Sequential  // nil for the identity shortcut
 
-	x, out, dsum, dx *tensor.Tensor
+	x, dx *tensor.Tensor
 }
 
 func newBasicBlock(rng *rand.Rand, in, out, stride int) *BasicBlock {
@@ -217,21 +217,17 @@ func (b *BasicBlock) Children() []nn.Child {
 // Forward computes the block's output.
 func (b *BasicBlock) Forward(x *tensor.Tensor) *tensor.Tensor {
 	b.x = x
-	a := b.BN2.Forward(b.Conv2.Forward(b.BN1.Forward(b.Conv1.Forward(x))))
 	s := x
 	if b.Downsample != nil {
 		s = b.Downsample.Forward(x)
 	}
-	out := tensor.Ensure(&b.out, a.Shape...)
-	addReLUInto(out, a, s)
-	return out
+	return b.BN2.ForwardAddReLU(b.Conv2.Forward(b.BN1.Forward(b.Conv1.Forward(x))), s)
 }
 
 // Backward runs the gradient through both paths and sums them at the input.
 func (b *BasicBlock) Backward(dy *tensor.Tensor) *tensor.Tensor {
-	dsum := tensor.Ensure(&b.dsum, dy.Shape...)
-	reluBackwardInto(dsum, dy, b.out)
-	d := b.Conv1.Backward(b.BN1.Backward(b.Conv2.Backward(b.BN2.Backward(dsum))))
+	d2, dsum := b.BN2.BackwardAddReLU(dy)
+	d := b.Conv1.Backward(b.BN1.Backward(b.Conv2.Backward(d2)))
 	ds := dsum
 	if b.Downsample != nil {
 		ds = b.Downsample.Backward(dsum)
@@ -248,7 +244,7 @@ type Bottleneck struct {
 	BN1, BN2, BN3       *nn.BatchNorm2d // BN1 and BN2 with ReLUs fused in
 	Downsample          *nn.Sequential
 
-	x, out, dsum, dx *tensor.Tensor
+	x, dx *tensor.Tensor
 }
 
 func newBottleneck(rng *rand.Rand, in, width, stride int) *Bottleneck {
@@ -288,21 +284,17 @@ func (b *Bottleneck) Forward(x *tensor.Tensor) *tensor.Tensor {
 	b.x = x
 	h := b.BN1.Forward(b.Conv1.Forward(x))
 	h = b.BN2.Forward(b.Conv2.Forward(h))
-	a := b.BN3.Forward(b.Conv3.Forward(h))
 	s := x
 	if b.Downsample != nil {
 		s = b.Downsample.Forward(x)
 	}
-	out := tensor.Ensure(&b.out, a.Shape...)
-	addReLUInto(out, a, s)
-	return out
+	return b.BN3.ForwardAddReLU(b.Conv3.Forward(h), s)
 }
 
 // Backward runs the gradient through both paths and sums them at the input.
 func (b *Bottleneck) Backward(dy *tensor.Tensor) *tensor.Tensor {
-	dsum := tensor.Ensure(&b.dsum, dy.Shape...)
-	reluBackwardInto(dsum, dy, b.out)
-	d := b.Conv3.Backward(b.BN3.Backward(dsum))
+	d3, dsum := b.BN3.BackwardAddReLU(dy)
+	d := b.Conv3.Backward(d3)
 	d = b.Conv2.Backward(b.BN2.Backward(d))
 	d = b.Conv1.Backward(b.BN1.Backward(d))
 	ds := dsum

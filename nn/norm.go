@@ -24,13 +24,14 @@ type BatchNorm2d struct {
 	// a separate ReLU module; the parameters and results are the same.
 	ReLU     bool
 	training bool
+	addReLU  bool // the last forward was ForwardAddReLU
 
 	x            *tensor.Tensor
 	batchStats   bool      // the last Forward used batch statistics
 	mean, invstd []float64 // per channel, of the last Forward
 	scale, shift []float32
 	coef         []float32 // backward's per-channel coefficients
-	y, dx        *tensor.Tensor
+	y, dx, dres  *tensor.Tensor
 	part         []float64
 }
 
@@ -67,6 +68,42 @@ func (l *BatchNorm2d) Training() bool { return l.training }
 
 // Forward normalises x, [N, H, W, C].
 func (l *BatchNorm2d) Forward(x *tensor.Tensor) *tensor.Tensor {
+	l.addReLU = false
+	return l.forward(x, nil)
+}
+
+// ForwardAddReLU returns max(0, bn(x) + res): the end of a residual block,
+// in one pass over the map instead of three. Follow it with
+// BackwardAddReLU, not Backward.
+func (l *BatchNorm2d) ForwardAddReLU(x, res *tensor.Tensor) *tensor.Tensor {
+	if !tensor.SameShape(x, res) {
+		panic(fmt.Sprintf("nn: BatchNorm2d: ForwardAddReLU of %v and %v", x.Shape, res.Shape))
+	}
+	l.addReLU = true
+	return l.forward(x, res.Contiguous())
+}
+
+// BackwardAddReLU takes dL/dy after ForwardAddReLU and returns dL/dx and
+// dL/dres (the gradient masked by the ReLU, which the shortcut receives).
+func (l *BatchNorm2d) BackwardAddReLU(dy *tensor.Tensor) (dx, dres *tensor.Tensor) {
+	if !l.addReLU || l.y == nil || !tensor.SameShape(dy, l.y) {
+		panic("nn: BatchNorm2d: BackwardAddReLU without a matching ForwardAddReLU")
+	}
+	dres = tensor.Ensure(&l.dres, dy.Shape...)
+	g, y, o := dy.Contiguous().Values(), l.y.Values(), dres.Values()
+	tensor.Parallel(len(o), 1<<14, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if y[i] > 0 {
+				o[i] = g[i]
+			} else {
+				o[i] = 0
+			}
+		}
+	})
+	return l.backward(dres, false), dres
+}
+
+func (l *BatchNorm2d) forward(x, res *tensor.Tensor) *tensor.Tensor {
 	c := l.Weight.Value.Len()
 	if x.Dims() < 2 || x.Dim(-1) != c {
 		panic(fmt.Sprintf("nn: BatchNorm2d: input shape %v, want [N, H, W, %d]", x.Shape, c))
@@ -109,8 +146,27 @@ func (l *BatchNorm2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 		l.shift[j] = float32(float64(b[j]) - l.mean[j]*s)
 	}
 	y := tensor.Ensure(&l.y, x.Shape...)
+	if res != nil {
+		addAffineReLURows(y.Values(), xv, res.Values(), l.scale, l.shift)
+		return y
+	}
 	affineRows(y.Values(), xv, l.scale, l.shift, l.ReLU)
 	return y
+}
+
+// addAffineReLURows sets each row of y to max(0, x*scale + shift + res).
+func addAffineReLURows(y, x, res, scale, shift []float32) {
+	c := len(scale)
+	tensor.Parallel(len(x)/c, max(1, 4096/c), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xs, rs, ys := x[r*c:(r+1)*c], res[r*c:(r+1)*c], y[r*c:(r+1)*c]
+			rs, ys = rs[:len(xs)], ys[:len(xs)]
+			scale, shift := scale[:len(xs)], shift[:len(xs)]
+			for j, v := range xs {
+				ys[j] = max(v*scale[j]+shift[j]+rs[j], 0)
+			}
+		}
+	})
 }
 
 // batchMoments sets l.mean to the column means of the rows×c matrix x and
@@ -150,12 +206,21 @@ func (l *BatchNorm2d) batchMoments(x []float32, rows, c int) {
 // Backward adds the weight and bias gradients and returns dL/dx. After a
 // training-mode Forward the gradient flows through the batch statistics.
 func (l *BatchNorm2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	if l.addReLU {
+		panic("nn: BatchNorm2d: Backward after ForwardAddReLU; use BackwardAddReLU")
+	}
+	return l.backward(dy, l.ReLU)
+}
+
+// backward adds the parameter gradients for dy and returns dL/dx; with
+// relu, dy is first masked by the output.
+func (l *BatchNorm2d) backward(dy *tensor.Tensor, relu bool) *tensor.Tensor {
 	if l.x == nil || !tensor.SameShape(dy, l.y) {
 		panic(fmt.Sprintf("nn: BatchNorm2d: Backward with dy %v after output %v", dy.Shape, shapeOrNil(l.y)))
 	}
 	dy = dy.Contiguous()
 	c := len(l.mean)
-	xv, dyv, yv, relu := l.x.Values(), dy.Values(), l.y.Values(), l.ReLU
+	xv, dyv, yv := l.x.Values(), dy.Values(), l.y.Values()
 	rows := len(xv) / c
 	// Per channel: Σ dy and Σ dy*(x-mean), in float64.
 	part := ensureBuf(&l.part, 2*tensor.Threads()*c)

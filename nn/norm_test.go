@@ -290,3 +290,40 @@ func TestBatchNormFusedReLU(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchNormAddReLU checks ForwardAddReLU and BackwardAddReLU against a
+// BatchNorm2d, an addition and a ReLU done separately.
+func TestBatchNormAddReLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	x := tensor.Randn(rng, 1, 2, 3, 3, 4)
+	res := tensor.Randn(rng, 1, 2, 3, 3, 4)
+	dy := tensor.Randn(rng, 1, 2, 3, 3, 4)
+	plain, fused := NewBatchNorm2d(4), NewBatchNorm2d(4)
+	a := plain.Forward(x)
+	sum := tensor.New(a.Shape...)
+	for i, v := range a.Data {
+		sum.Data[i] = v + res.Data[i]
+	}
+	relu := &ReLU{}
+	want := relu.Forward(sum)
+	got := fused.ForwardAddReLU(x, res)
+	dsum := relu.Backward(dy)
+	wantDx := plain.Backward(dsum)
+	gotDx, gotDres := fused.BackwardAddReLU(dy)
+	for _, c := range []struct {
+		name string
+		a, b []float32
+	}{
+		{"output", got.Values(), want.Values()},
+		{"input gradient", gotDx.Values(), wantDx.Values()},
+		{"residual gradient", gotDres.Values(), dsum.Values()},
+		{"weight gradient", fused.Weight.Grad.Values(), plain.Weight.Grad.Values()},
+	} {
+		for i := range c.a {
+			if d := c.a[i] - c.b[i]; d > 1e-5 || d < -1e-5 {
+				t.Errorf("%s[%d] = %g, unfused %g", c.name, i, c.a[i], c.b[i])
+				break
+			}
+		}
+	}
+}
