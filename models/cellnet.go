@@ -23,6 +23,6 @@ func NewCellNet(rng *rand.Rand, s Spec) *ResNet {
 	}
 	return NewResNet(rng, ResNetConfig{
 		Blocks: [4]int{1, 2, 2, 1}, Classes: s.Classes, InChannels: s.InChannels,
-		SmallInput: true, StemStride: stem, Width: 32, Dropout: drop, TorchInit: true,
+		SmallInput: true, StemStride: stem, Width: 32, Dropout: drop, TorchInit: true, Norm: s.Norm,
 	})
 }

@@ -21,21 +21,26 @@ type Spec struct {
 	InChannels int // 3 for RGB, 1 for grey; 0 means 3
 	Size       int // input height and width in pixels
 	Dropout    float64
+	// Norm chooses the ResNet family's normalisation: "batch" (or "") for
+	// batch norm, "group" for group norm, which treats each sample on its
+	// own as per-sample gradients (DP-SGD) need. Parameter names are the
+	// same ("bn1.weight"); group norm has no running statistics.
+	Norm string
 }
 
 // builders maps a model name to its constructor.
 var builders = map[string]func(rng *rand.Rand, s Spec) nn.Module{
 	"resnet18-medmnist": func(rng *rand.Rand, s Spec) nn.Module {
-		return NewResNet(rng, ResNetConfig{Blocks: [4]int{2, 2, 2, 2}, Classes: s.Classes, InChannels: s.InChannels, SmallInput: true, Dropout: s.Dropout})
+		return NewResNet(rng, ResNetConfig{Blocks: [4]int{2, 2, 2, 2}, Classes: s.Classes, InChannels: s.InChannels, SmallInput: true, Dropout: s.Dropout, Norm: s.Norm})
 	},
 	"resnet18": func(rng *rand.Rand, s Spec) nn.Module {
-		return NewResNet(rng, ResNetConfig{Blocks: [4]int{2, 2, 2, 2}, Classes: s.Classes, InChannels: s.InChannels, TorchInit: true, Dropout: s.Dropout})
+		return NewResNet(rng, ResNetConfig{Blocks: [4]int{2, 2, 2, 2}, Classes: s.Classes, InChannels: s.InChannels, TorchInit: true, Dropout: s.Dropout, Norm: s.Norm})
 	},
 	"resnet34": func(rng *rand.Rand, s Spec) nn.Module {
-		return NewResNet(rng, ResNetConfig{Blocks: [4]int{3, 4, 6, 3}, Classes: s.Classes, InChannels: s.InChannels, TorchInit: true, Dropout: s.Dropout})
+		return NewResNet(rng, ResNetConfig{Blocks: [4]int{3, 4, 6, 3}, Classes: s.Classes, InChannels: s.InChannels, TorchInit: true, Dropout: s.Dropout, Norm: s.Norm})
 	},
 	"resnet50": func(rng *rand.Rand, s Spec) nn.Module {
-		return NewResNet(rng, ResNetConfig{Blocks: [4]int{3, 4, 6, 3}, Bottleneck: true, Classes: s.Classes, InChannels: s.InChannels, TorchInit: true, Dropout: s.Dropout})
+		return NewResNet(rng, ResNetConfig{Blocks: [4]int{3, 4, 6, 3}, Bottleneck: true, Classes: s.Classes, InChannels: s.InChannels, TorchInit: true, Dropout: s.Dropout, Norm: s.Norm})
 	},
 	"cellnet": func(rng *rand.Rand, s Spec) nn.Module { return NewCellNet(rng, s) },
 	"vit-tiny": func(rng *rand.Rand, s Spec) nn.Module {
@@ -74,6 +79,9 @@ func New(name string, rng *rand.Rand, spec Spec) (nn.Module, error) {
 	}
 	if spec.InChannels == 0 {
 		spec.InChannels = 3
+	}
+	if spec.Norm != "" && spec.Norm != "batch" && spec.Norm != "group" {
+		return nil, fmt.Errorf("models: norm %q: want batch or group", spec.Norm)
 	}
 	if name == "vit-tiny" && (spec.Size < 8 || spec.Size%4 != 0) {
 		return nil, fmt.Errorf("models: vit-tiny needs an input size divisible by its patch size, got %d", spec.Size)

@@ -14,8 +14,8 @@ import (
 // ("layer1.0.conv1.weight", "layer2.0.downsample.0.weight", "fc.bias").
 type ResNet struct {
 	Conv1   *nn.Conv2d
-	BN1     *nn.BatchNorm2d // with the stem's ReLU fused in
-	MaxPool *nn.MaxPool2d   // nil in the MedMNIST variant
+	BN1     Norm          // with the stem's ReLU fused in
+	MaxPool *nn.MaxPool2d // nil in the MedMNIST variant
 	Layers  [4]*nn.Sequential
 	Pool    *nn.GlobalAvgPool
 	Drop    *nn.Dropout // nil unless dropout before fc was asked for
@@ -39,6 +39,40 @@ type ResNetConfig struct {
 	// as torchvision does; otherwise PyTorch's layer defaults stay, as in
 	// the MedMNIST reference code.
 	TorchInit bool
+	// Norm is "batch" (or "") for BatchNorm2d, "group" for GroupNorm.
+	Norm string
+}
+
+// Norm is a ResNet's normalisation layer, with the ReLU after it fused in
+// where one follows and the residual addition at a block's end:
+// nn.BatchNorm2d, or nn.GroupNorm for training that needs per-sample
+// gradients (DP-SGD), since batch norm mixes the samples of a batch.
+type Norm interface {
+	nn.Module
+	ForwardAddReLU(x, res *tensor.Tensor) *tensor.Tensor
+	BackwardAddReLU(dy *tensor.Tensor) (dx, dres *tensor.Tensor)
+}
+
+// MaxGroups is the most groups a GroupNorm of a ResNet has: each layer of
+// C channels takes the largest divisor of C up to 16, the grouping De et
+// al. (2022) train their DP-SGD ResNets with.
+const MaxGroups = 16
+
+// newNorm returns the normalisation kind ("batch", "" or "group") names
+// over c channels, with a fused ReLU if relu is set.
+func newNorm(kind string, c int, relu bool) Norm {
+	if kind == "group" {
+		g := MaxGroups
+		for c%g != 0 {
+			g--
+		}
+		l := nn.NewGroupNorm(g, c)
+		l.ReLU = relu
+		return l
+	}
+	l := nn.NewBatchNorm2d(c)
+	l.ReLU = relu
+	return l
 }
 
 // NewResNet builds a ResNet from cfg with weights drawn from rng.
@@ -57,8 +91,7 @@ func NewResNet(rng *rand.Rand, cfg ResNetConfig) *ResNet {
 		r.Conv1 = nn.NewConv2d(rng, nn.ConvConfig{In: cfg.InChannels, Out: w, Kernel: 7, Stride: 2, Padding: 3})
 		r.MaxPool = nn.NewMaxPool2d(3, 2, 1)
 	}
-	r.BN1 = nn.NewBatchNorm2d(w)
-	r.BN1.ReLU = true
+	r.BN1 = newNorm(cfg.Norm, w, true)
 	in := w
 	for s := 0; s < 4; s++ {
 		width := w << s
@@ -73,10 +106,10 @@ func NewResNet(rng *rand.Rand, cfg ResNetConfig) *ResNet {
 				st = stride
 			}
 			if cfg.Bottleneck {
-				blocks = append(blocks, newBottleneck(rng, in, width, st))
+				blocks = append(blocks, newBottleneck(rng, in, width, st, cfg.Norm))
 				in = width * 4
 			} else {
-				blocks = append(blocks, newBasicBlock(rng, in, width, st))
+				blocks = append(blocks, newBasicBlock(rng, in, width, st, cfg.Norm))
 				in = width
 			}
 		}
@@ -183,24 +216,23 @@ func (r *ResNet) HeadBackward(dy *tensor.Tensor) *tensor.Tensor {
 // the identity or a strided 1x1 convolution with batch norm ("downsample").
 type BasicBlock struct {
 	Conv1, Conv2 *nn.Conv2d
-	BN1, BN2     *nn.BatchNorm2d // BN1 with the inner ReLU fused in
-	Downsample   *nn.Sequential  // nil for the identity shortcut
+	BN1, BN2     Norm           // BN1 with the inner ReLU fused in
+	Downsample   *nn.Sequential // nil for the identity shortcut
 
 	x, dx *tensor.Tensor
 }
 
-func newBasicBlock(rng *rand.Rand, in, out, stride int) *BasicBlock {
+func newBasicBlock(rng *rand.Rand, in, out, stride int, norm string) *BasicBlock {
 	b := &BasicBlock{
 		Conv1: nn.NewConv2d(rng, nn.ConvConfig{In: in, Out: out, Kernel: 3, Stride: stride, Padding: 1}),
-		BN1:   nn.NewBatchNorm2d(out),
+		BN1:   newNorm(norm, out, true),
 		Conv2: nn.NewConv2d(rng, nn.ConvConfig{In: out, Out: out, Kernel: 3, Stride: 1, Padding: 1}),
-		BN2:   nn.NewBatchNorm2d(out),
+		BN2:   newNorm(norm, out, false),
 	}
-	b.BN1.ReLU = true
 	if stride != 1 || in != out {
 		b.Downsample = nn.NewSequential(
 			nn.NewConv2d(rng, nn.ConvConfig{In: in, Out: out, Kernel: 1, Stride: stride}),
-			nn.NewBatchNorm2d(out))
+			newNorm(norm, out, false))
 	}
 	return b
 }
@@ -241,27 +273,26 @@ func (b *BasicBlock) Backward(dy *tensor.Tensor) *tensor.Tensor {
 // expand by 4, each with batch norm, plus the shortcut, then ReLU.
 type Bottleneck struct {
 	Conv1, Conv2, Conv3 *nn.Conv2d
-	BN1, BN2, BN3       *nn.BatchNorm2d // BN1 and BN2 with ReLUs fused in
+	BN1, BN2, BN3       Norm // BN1 and BN2 with ReLUs fused in
 	Downsample          *nn.Sequential
 
 	x, dx *tensor.Tensor
 }
 
-func newBottleneck(rng *rand.Rand, in, width, stride int) *Bottleneck {
+func newBottleneck(rng *rand.Rand, in, width, stride int, norm string) *Bottleneck {
 	out := width * 4
 	b := &Bottleneck{
 		Conv1: nn.NewConv2d(rng, nn.ConvConfig{In: in, Out: width, Kernel: 1}),
-		BN1:   nn.NewBatchNorm2d(width),
+		BN1:   newNorm(norm, width, true),
 		Conv2: nn.NewConv2d(rng, nn.ConvConfig{In: width, Out: width, Kernel: 3, Stride: stride, Padding: 1}),
-		BN2:   nn.NewBatchNorm2d(width),
+		BN2:   newNorm(norm, width, true),
 		Conv3: nn.NewConv2d(rng, nn.ConvConfig{In: width, Out: out, Kernel: 1}),
-		BN3:   nn.NewBatchNorm2d(out),
+		BN3:   newNorm(norm, out, false),
 	}
-	b.BN1.ReLU, b.BN2.ReLU = true, true
 	if stride != 1 || in != out {
 		b.Downsample = nn.NewSequential(
 			nn.NewConv2d(rng, nn.ConvConfig{In: in, Out: out, Kernel: 1, Stride: stride}),
-			nn.NewBatchNorm2d(out))
+			newNorm(norm, out, false))
 	}
 	return b
 }

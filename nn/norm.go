@@ -340,12 +340,17 @@ type GroupNorm struct {
 	Weight, Bias *Param // [C], initialised to 1 and 0
 	Groups       int
 	Eps          float64
+	// ReLU fuses a ReLU into the layer, as BatchNorm2d's ReLU does, so a
+	// network can swap one normalisation for the other unchanged.
+	ReLU    bool
+	addReLU bool // the last forward was ForwardAddReLU
 
 	x, dy      *tensor.Tensor
 	y, dx      *tensor.Tensor
-	mean, rstd []float64 // [N, Groups]
-	perN       []float64 // per sample, 3*C: scale and shift in Forward, sums and coefficients in Backward
-	gw, gb     []float64 // per-sample weight and bias gradients, [N, C]
+	dmask      *tensor.Tensor // dy masked by a fused ReLU
+	mean, rstd []float64      // [N, Groups]
+	perN       []float64      // per sample, 3*C: scale and shift in Forward, sums and coefficients in Backward
+	gw, gb     []float64      // per-sample weight and bias gradients, [N, C]
 }
 
 // NewGroupNorm returns a group normalisation of c channels in groups groups.
@@ -368,6 +373,49 @@ func (l *GroupNorm) Params() []*Param { return []*Param{l.Weight, l.Bias} }
 
 // Forward normalises x, [N, H, W, C] (any [N, ..., C] works alike).
 func (l *GroupNorm) Forward(x *tensor.Tensor) *tensor.Tensor {
+	l.addReLU = false
+	return l.forward(x, nil, l.ReLU)
+}
+
+// ForwardAddReLU returns max(0, gn(x) + res), the end of a residual block,
+// as BatchNorm2d.ForwardAddReLU does. Follow it with BackwardAddReLU.
+func (l *GroupNorm) ForwardAddReLU(x, res *tensor.Tensor) *tensor.Tensor {
+	if !tensor.SameShape(x, res) {
+		panic(fmt.Sprintf("nn: GroupNorm: ForwardAddReLU of %v and %v", x.Shape, res.Shape))
+	}
+	l.addReLU = true
+	return l.forward(x, res.Contiguous(), true)
+}
+
+// BackwardAddReLU takes dL/dy after ForwardAddReLU and returns dL/dx and
+// dL/dres (the gradient masked by the ReLU, which the shortcut receives).
+func (l *GroupNorm) BackwardAddReLU(dy *tensor.Tensor) (dx, dres *tensor.Tensor) {
+	if !l.addReLU || l.y == nil || !tensor.SameShape(dy, l.y) {
+		panic("nn: GroupNorm: BackwardAddReLU without a matching ForwardAddReLU")
+	}
+	dres = l.masked(dy)
+	return l.backward(dres), dres
+}
+
+// masked returns dy with zeros where the fused ReLU's output is 0.
+func (l *GroupNorm) masked(dy *tensor.Tensor) *tensor.Tensor {
+	m := tensor.Ensure(&l.dmask, dy.Shape...)
+	g, y, o := dy.Contiguous().Values(), l.y.Values(), m.Values()
+	tensor.Parallel(len(o), 1<<14, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if y[i] > 0 {
+				o[i] = g[i]
+			} else {
+				o[i] = 0
+			}
+		}
+	})
+	return m
+}
+
+// forward normalises x, adds res when it is not nil and clamps at 0 when
+// relu is set.
+func (l *GroupNorm) forward(x, res *tensor.Tensor, relu bool) *tensor.Tensor {
 	c := l.Weight.Value.Len()
 	if x.Dims() < 2 || x.Dim(-1) != c {
 		panic(fmt.Sprintf("nn: GroupNorm: input shape %v, want [N, H, W, %d]", x.Shape, c))
@@ -384,6 +432,10 @@ func (l *GroupNorm) Forward(x *tensor.Tensor) *tensor.Tensor {
 	w, b := l.Weight.Value.Values(), l.Bias.Value.Values()
 	y := tensor.Ensure(&l.y, x.Shape...)
 	yv := y.Values()
+	var rv []float32 // the residual, if any
+	if res != nil {
+		rv = res.Values()
+	}
 	tensor.Parallel(n, 1, func(lo, hi int) {
 		for s := lo; s < hi; s++ {
 			xs, ys := xv[s*per:(s+1)*per], yv[s*per:(s+1)*per]
@@ -419,6 +471,16 @@ func (l *GroupNorm) Forward(x *tensor.Tensor) *tensor.Tensor {
 				for j, v := range xs[i : i+c] {
 					yr[j] = float32(float64(v)*scale[j] + shift[j])
 				}
+				if rv != nil {
+					for j, r := range rv[s*per+i : s*per+i+c] {
+						yr[j] += r
+					}
+				}
+				if relu {
+					for j, v := range yr {
+						yr[j] = max(v, 0)
+					}
+				}
 			}
 		}
 	})
@@ -428,6 +490,18 @@ func (l *GroupNorm) Forward(x *tensor.Tensor) *tensor.Tensor {
 // Backward adds the weight and bias gradients and returns dL/dx. It keeps
 // each sample's parameter gradients for AddPerSampleGradSq.
 func (l *GroupNorm) Backward(dy *tensor.Tensor) *tensor.Tensor {
+	if l.addReLU {
+		panic("nn: GroupNorm: Backward after ForwardAddReLU; use BackwardAddReLU")
+	}
+	if l.ReLU && l.y != nil && tensor.SameShape(dy, l.y) {
+		dy = l.masked(dy)
+	}
+	return l.backward(dy)
+}
+
+// backward adds the parameter gradients for dy (already masked by any
+// fused ReLU) and returns dL/dx.
+func (l *GroupNorm) backward(dy *tensor.Tensor) *tensor.Tensor {
 	if l.x == nil || !tensor.SameShape(dy, l.y) {
 		panic(fmt.Sprintf("nn: GroupNorm: Backward with dy %v after output %v", dy.Shape, shapeOrNil(l.y)))
 	}

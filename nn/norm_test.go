@@ -327,3 +327,65 @@ func TestBatchNormAddReLU(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupNormFusedReLU checks GroupNorm's fused ReLU and ForwardAddReLU
+// against a GroupNorm, an addition and a ReLU done separately, including
+// the per-sample gradient norms, which must see the masked gradient.
+func TestGroupNormFusedReLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, add := range []bool{false, true} {
+		x := tensor.Randn(rng, 1, 3, 3, 3, 4)
+		res := tensor.Randn(rng, 1, 3, 3, 3, 4)
+		dy := tensor.Randn(rng, 1, 3, 3, 3, 4)
+		plain, fused := NewGroupNorm(2, 4), NewGroupNorm(2, 4)
+		randomAffine(rng, plain.Weight, plain.Bias)
+		copy(fused.Weight.Value.Data, plain.Weight.Value.Data)
+		copy(fused.Bias.Value.Data, plain.Bias.Value.Data)
+		a := plain.Forward(x)
+		sum := tensor.New(a.Shape...)
+		for i, v := range a.Data {
+			sum.Data[i] = v
+			if add {
+				sum.Data[i] += res.Data[i]
+			}
+		}
+		relu := &ReLU{}
+		want := relu.Forward(sum)
+		dsum := relu.Backward(dy)
+		wantDx := plain.Backward(dsum)
+		var got, gotDx, gotDres *tensor.Tensor
+		if add {
+			got = fused.ForwardAddReLU(x, res)
+			gotDx, gotDres = fused.BackwardAddReLU(dy)
+		} else {
+			fused.ReLU = true
+			got = fused.Forward(x)
+			gotDx, gotDres = fused.Backward(dy), dsum
+		}
+		wantSq, gotSq := make([]float64, 3), make([]float64, 3)
+		plain.AddPerSampleGradSq(wantSq)
+		fused.AddPerSampleGradSq(gotSq)
+		for i := range wantSq {
+			if math.Abs(gotSq[i]-wantSq[i]) > 1e-5*(1+wantSq[i]) {
+				t.Errorf("add=%v: per-sample norm² %d = %g, unfused %g", add, i, gotSq[i], wantSq[i])
+			}
+		}
+		for _, c := range []struct {
+			name string
+			a, b []float32
+		}{
+			{"output", got.Values(), want.Values()},
+			{"input gradient", gotDx.Values(), wantDx.Values()},
+			{"residual gradient", gotDres.Values(), dsum.Values()},
+			{"weight gradient", fused.Weight.Grad.Values(), plain.Weight.Grad.Values()},
+			{"bias gradient", fused.Bias.Grad.Values(), plain.Bias.Grad.Values()},
+		} {
+			for i := range c.a {
+				if d := c.a[i] - c.b[i]; d > 1e-5 || d < -1e-5 {
+					t.Errorf("add=%v: %s[%d] = %g, unfused %g", add, c.name, i, c.a[i], c.b[i])
+					break
+				}
+			}
+		}
+	}
+}
