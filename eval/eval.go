@@ -136,9 +136,6 @@ func WriteReport(dir string, out *Outcome, o Options) error {
 	return report.WriteFile(filepath.Join(dir, train.ReportFile), page)
 }
 
-// galleryMax bounds the Grad-CAM figures a report shows.
-const galleryMax = 16
-
 // Page assembles the report of an outcome, with Grad-CAM maps of correct
 // and wrong test predictions for models that allow them.
 func Page(dir string, out *Outcome, o Options) (*report.Page, error) {

@@ -11,6 +11,9 @@ import (
 	"github.com/deepscope/deepscope/report"
 )
 
+// galleryMax bounds the Grad-CAM figures a report shows.
+const galleryMax = 16
+
 // gallery returns Grad-CAM maps of the predicted class for a few test
 // images of each true class, correct and wrong ones, the most confident
 // first: a round over the classes takes each class's next correct and next

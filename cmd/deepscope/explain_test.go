@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deepscope/deepscope/eval"
 	"github.com/deepscope/deepscope/synth"
 	"github.com/deepscope/deepscope/train"
 )
@@ -51,7 +52,7 @@ func TestExplainCommand(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "maps")
 
 	t.Run("maps", func(t *testing.T) {
-		stdout, err := runDeepscope("explain", "--model", run, "--method", "gradcam,ig,shap", "--samples", "32",
+		stdout, err := runDeepscope("explain", "--model", run, "--method", "gradcam,ig,shap", "--samples", "32", "--steps", "16",
 			"--out", out, imgs[0], imgs[1])
 		if err != nil {
 			t.Fatal(err)
@@ -129,6 +130,25 @@ func TestExplainCommand(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(stdout), "\n")
 		if len(lines) != 5 || !strings.HasPrefix(lines[0], "| method | images | deletion AUC") || !strings.HasPrefix(lines[4], "| random | 3 |") {
 			t.Errorf("table:\n%s", stdout)
+		}
+	})
+
+	t.Run("report gallery", func(t *testing.T) {
+		res, err := eval.Run(run, eval.Options{Resamples: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := eval.Page(run, res, eval.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(page.Explanations); n == 0 || n > 16 {
+			t.Fatalf("%d Grad-CAM figures, want 1 to 16", n)
+		}
+		for _, f := range page.Explanations {
+			if !strings.HasPrefix(f.Caption, "Grad-CAM: ") || len(f.Image) == 0 {
+				t.Errorf("figure %q with %d bytes", f.Caption, len(f.Image))
+			}
 		}
 	})
 
