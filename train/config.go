@@ -62,7 +62,7 @@ type Config struct {
 func Defaults() Config {
 	return Config{
 		Model: "cellnet", Size: 64, Crop: 1,
-		Epochs: 30, Batch: 128, Optimizer: "adamw", LR: 2e-3, WeightDecay: 0.05,
+		Epochs: 15, Batch: 128, Optimizer: "adamw", LR: 2e-3, WeightDecay: 0.05,
 		Schedule: "cosine", WarmupEpochs: 1, LabelSmoothing: 0.1, Augment: "standard",
 		Monitor: "auc", Patience: 0, TTA: true, Seed: 1,
 	}
