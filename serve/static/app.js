@@ -140,11 +140,16 @@ function init() {
     drop.classList.remove("over");
     if (e.dataTransfer.files.length) analyse(e.dataTransfer.files[0]);
   });
-  // ?selftest=/path/to/image runs the upload path on an image from this
-  // server, for headless browser tests.
+  // ?selftest=/path/to/image puts an image from this server into the file
+  // input, as a user picking it would, for headless browser tests.
   const st = new URLSearchParams(location.search).get("selftest");
   if (st && st.startsWith("/")) {
-    fetch(st).then((r) => r.blob()).then((b) => analyse(new File([b], "selftest.png", { type: b.type || "image/png" })));
+    fetch(st).then((r) => r.blob()).then((b) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([b], "selftest.png", { type: b.type || "image/png" }));
+      $("file").files = dt.files;
+      $("file").dispatchEvent(new Event("change"));
+    });
   }
 }
 
