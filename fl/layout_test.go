@@ -101,7 +101,11 @@ func TestDecodeVectorRejectsMalformed(t *testing.T) {
 		}, "has shape"},
 		{"NaN", func(ts []safetensors.Tensor) []safetensors.Tensor { ts[2].Data[0] = float32(math.NaN()); return ts }, "holds NaN"},
 		{"Inf", func(ts []safetensors.Tensor) []safetensors.Tensor { ts[1].Data[1] = float32(math.Inf(-1)); return ts }, "holds -Inf"},
-		{"integer", func(ts []safetensors.Tensor) []safetensors.Tensor { ts[3].DType = safetensors.I64; clear(ts[3].Data); return ts }, "dtype I64"},
+		{"integer", func(ts []safetensors.Tensor) []safetensors.Tensor {
+			ts[3].DType = safetensors.I64
+			clear(ts[3].Data)
+			return ts
+		}, "dtype I64"},
 	}
 	for _, tc := range tests {
 		_, _, err := l.DecodeVector(encode(tc.edit(tensors())))

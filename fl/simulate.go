@@ -30,9 +30,9 @@ type SimConfig struct {
 
 // SimResult is what a simulation measured.
 type SimResult struct {
-	ClientSizes  []int      // training images per client
-	ClientLabels [][]int    // per client, images per class
-	Rounds       []RoundLog // one per round
+	ClientSizes  []int             // training images per client
+	ClientLabels [][]int           // per client, images per class
+	Rounds       []RoundLog        // one per round
 	Test         *train.Evaluation // the final model on the test split (nil without one)
 	Model        nn.Module         // the final global model, in evaluation mode
 }
