@@ -24,11 +24,11 @@ func PerSampleLayers(m nn.Module) ([]nn.PerSampler, error) {
 		if o, ok := m.(nn.Owner); ok && trains(o) {
 			ps, ok := m.(nn.PerSampler)
 			if !ok {
-				name := strings.Join(path, ".")
-				if name == "" {
-					name = "the model itself"
+				name := "layer " + strings.Join(path, ".")
+				if len(path) == 0 {
+					name = "the model's own parameters"
 				}
-				err = fmt.Errorf("privacy: layer %s (%T) has no per-sample gradients, which DP-SGD needs from every layer with parameters", name, m)
+				err = fmt.Errorf("privacy: %s (%T): no per-sample gradients, which DP-SGD needs from every layer with parameters", name, m)
 				return
 			}
 			out = append(out, ps)

@@ -53,6 +53,16 @@ type Config struct {
 	Seed            uint64 `json:"seed"`
 	Workers         int    `json:"workers,omitempty"`          // image decoding goroutines (0: one per core)
 	CheckpointEvery int    `json:"checkpoint_every,omitempty"` // steps between mid-epoch checkpoints (0: epoch ends only)
+
+	// Differentially private training (DP-SGD, see dp.go): Poisson-sampled
+	// batches, per-image clipping to MaxGradNorm, Gaussian noise of
+	// NoiseMultiplier·MaxGradNorm, chosen for TargetEpsilon at Delta when
+	// NoiseMultiplier is 0.
+	DP              bool    `json:"dp,omitempty"`
+	TargetEpsilon   float64 `json:"target_epsilon,omitempty"`   // privacy budget; 0: none (then NoiseMultiplier is needed)
+	Delta           float64 `json:"delta,omitempty"`            // default 1e-5
+	MaxGradNorm     float64 `json:"max_grad_norm,omitempty"`    // per-image clipping norm; default 1
+	NoiseMultiplier float64 `json:"noise_multiplier,omitempty"` // 0: chosen from TargetEpsilon
 }
 
 // Defaults returns the configuration a user who passes only --data gets:
@@ -99,7 +109,7 @@ func (c Config) WithDefaults() Config {
 	if c.Seed == 0 {
 		c.Seed = d.Seed
 	}
-	return c
+	return c.dpDefaults()
 }
 
 // Validate reports the first field out of range, naming it.
@@ -149,7 +159,7 @@ func (c Config) Validate() error {
 	if !oneOf(c.Monitor, "auc", "accuracy", "loss") {
 		return bad("monitor", c.Monitor, "want auc, accuracy or loss")
 	}
-	return nil
+	return c.validateDP()
 }
 
 func oneOf(v string, set ...string) bool {

@@ -26,18 +26,29 @@ func (s *session) loop(ctx context.Context, st loopState) (*Summary, error) {
 		mark := t0 // training time up to mark is already in st.Elapsed
 		imagesAtStart := st.Images
 		bar := progress.New(s.log, s.spe, fmt.Sprintf("epoch %d/%d", st.Epoch+1, cfg.Epochs))
-		for b, err := range s.train.Epoch(st.Epoch, st.Batch) {
+		batches := s.train.Epoch(st.Epoch, st.Batch)
+		if s.dp != nil {
+			batches = s.dp.batches.Epoch(st.Epoch, st.Batch)
+		}
+		for b, err := range batches {
 			if err != nil {
 				return nil, err
 			}
 			if ctx.Err() != nil || (s.opt.StopAfterSteps > 0 && stepsHere >= s.opt.StopAfterSteps) {
 				return nil, ErrInterrupted
 			}
+			if s.dp != nil && !s.dp.allows(st.Step) {
+				eps, _ := s.dp.epsilon(st.Step)
+				fmt.Fprintf(s.log, "privacy budget: %d steps spent epsilon %.4g of %g at delta %g; one more would exceed it: stopping\n",
+					st.Step, eps, cfg.TargetEpsilon, cfg.Delta)
+				st.Done, sum.Stopped = true, "privacy budget"
+				break
+			}
 			loss := s.step(b, st.Step)
 			if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
 				return nil, fmt.Errorf("train: loss is %v at epoch %d, batch %d: lower --lr", loss, st.Epoch+1, b.Index)
 			}
-			if st.Epoch == 0 && b.Index == 0 && st.Step == 0 {
+			if st.Epoch == 0 && b.Index == 0 && st.Step == 0 && s.dp == nil { // a DP run writes no training image
 				s.logSampleImages(b)
 			}
 			st.Step++
@@ -59,7 +70,7 @@ func (s *session) loop(ctx context.Context, st loopState) (*Summary, error) {
 			if cfg.CheckpointEvery > 0 && st.Step%cfg.CheckpointEvery == 0 && st.Batch < s.spe {
 				st.Elapsed += time.Since(mark).Seconds()
 				mark = time.Now()
-				if err := saveCheckpoint(s.opt.Out, s.model, s.optim, st); err != nil {
+				if err := s.checkpoint(st); err != nil {
 					return nil, err
 				}
 			}
@@ -75,7 +86,7 @@ func (s *session) loop(ctx context.Context, st loopState) (*Summary, error) {
 			sum.Stopped = "early stopping"
 			fmt.Fprintf(s.log, "no improvement in %s for %d epochs: stopping\n", cfg.Monitor, cfg.Patience)
 		}
-		if err := saveCheckpoint(s.opt.Out, s.model, s.optim, st); err != nil {
+		if err := s.checkpoint(st); err != nil {
 			return nil, err
 		}
 	}
@@ -92,6 +103,9 @@ func (s *session) step(b *data.Batch, step int) float32 {
 	s.optim.SetLR(s.sched.LR(step))
 	nn.Seed(s.model, s.cfg.Seed*0x9E3779B97F4A7C15+uint64(step))
 	s.optim.ZeroGrad()
+	if s.dp != nil {
+		return s.dpStep(b)
+	}
 	logits := s.model.Forward(b.X)
 	var loss float32
 	if s.info.MultiLabel {

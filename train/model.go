@@ -32,8 +32,7 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	net, err := models.New(info.Config.Model, rand.New(rand.NewPCG(0, 0)), models.Spec{
-		Classes: len(info.Classes), InChannels: info.Channels, Size: info.Config.Size, Dropout: info.Config.Dropout})
+	net, err := models.New(info.Config.Model, rand.New(rand.NewPCG(0, 0)), info.ModelSpec())
 	if err != nil {
 		return nil, err
 	}

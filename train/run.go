@@ -62,7 +62,8 @@ type session struct {
 	bce   nn.BCEWithLogits
 	tb    *tboard.Writer
 	log   io.Writer
-	spe   int // steps per epoch
+	spe   int      // steps per epoch
+	dp    *dpState // nil unless Config.DP
 }
 
 // Run trains a model as cfg says, writing the run directory opt.Out. With
@@ -125,8 +126,12 @@ func start(cfg Config, opt Options) (*session, loopState, error) {
 		}
 		info = old
 	} else {
-		fmt.Fprintf(log, "measuring channel statistics on %d training images\n", min(trainDS.Len(), statImages))
-		if info.Mean, info.Std, err = channelStats(trainDS, info.Preprocess(), cfg.Seed); err != nil {
+		statDS := trainDS
+		if cfg.DP { // statistics of the private images would leak past the guarantee
+			statDS = valDS
+		}
+		fmt.Fprintf(log, "measuring channel statistics on %d %s images\n", min(statDS.Len(), statImages), statDS.Items[0].Split)
+		if info.Mean, info.Std, err = channelStats(statDS, info.Preprocess(), cfg.Seed); err != nil {
 			return nil, loopState{}, err
 		}
 		if err := writeJSON(filepath.Join(opt.Out, RunFile), info); err != nil {
@@ -149,8 +154,13 @@ func start(cfg Config, opt Options) (*session, loopState, error) {
 		return nil, loopState{}, fmt.Errorf("train: %d training images make no full batch of %d; lower --batch", trainDS.Len(), cfg.Batch)
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
-	if s.model, err = models.New(cfg.Model, rng, models.Spec{Classes: len(info.Classes), InChannels: info.Channels, Size: cfg.Size, Dropout: cfg.Dropout}); err != nil {
+	if s.model, err = models.New(cfg.Model, rng, info.ModelSpec()); err != nil {
 		return nil, loopState{}, err
+	}
+	if cfg.DP {
+		if s.dp, err = newDP(s, trainDS); err != nil {
+			return nil, loopState{}, err
+		}
 	}
 	if s.optim, err = newOptimizer(cfg, s.model); err != nil {
 		return nil, loopState{}, err
