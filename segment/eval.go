@@ -31,6 +31,10 @@ type Case struct {
 	PNG   []byte // Compare's picture
 }
 
+// maxReportWidth bounds the width of a report's pictures, so that a page
+// of large images stays small enough to open and mail.
+const maxReportWidth = 1600
+
 // EvalSplit chooses the samples to evaluate a run on: the run's hold-out
 // images when ds is the run's dataset (by fingerprint) and all is false;
 // otherwise every sample.
@@ -63,7 +67,7 @@ func Evaluate(m *Model, samples []Sample, keep int, log io.Writer) (*EvalResult,
 		sc.Name = s.Name
 		res.Images = append(res.Images, sc)
 		if keep > 0 && (len(res.Worst) < keep || sc.Score < res.Worst[len(res.Worst)-1].Score.Score) {
-			b, err := EncodePNG(Compare(img, truth, pred))
+			b, err := EncodePNG(compareSmall(img, truth, pred, maxReportWidth))
 			if err != nil {
 				return nil, fmt.Errorf("segment: %s: %w", s.Image, err)
 			}

@@ -11,9 +11,9 @@ type InstanceConfig struct {
 	// Seed: a pixel is an object's interior, a seed of the growth, when
 	// its interior probability exceeds this (default 0.5).
 	Seed float32 `json:"seed,omitempty"`
-	// MinSeed drops seeds of fewer pixels (default 1: keep all); their
-	// pixels are then claimed by a neighbour's growth or form an unseeded
-	// object.
+	// MinSeed drops seeds of fewer pixels (default 4), specks of interior
+	// where the network is unsure; their pixels are then claimed by a
+	// neighbour's growth or form an unseeded object.
 	MinSeed int `json:"min_seed,omitempty"`
 	// MinArea drops objects of fewer pixels in the end (default 15, as
 	// Cellpose's min_size).
@@ -29,7 +29,7 @@ func (c InstanceConfig) WithDefaults() InstanceConfig {
 		c.Seed = 0.5
 	}
 	if c.MinSeed == 0 {
-		c.MinSeed = 1
+		c.MinSeed = 4
 	}
 	if c.MinArea == 0 {
 		c.MinArea = 15
@@ -68,31 +68,44 @@ func Instances(probs []float32, w, h int, cfg InstanceConfig) *Labels {
 	l := NewLabels(w, h)
 	next := label4(l, seed, 1, cfg.MinSeed)
 
-	// Priority flood from the seeds. Levels are the boundary probability
-	// quantised to 256 steps; a pixel's level is never below the level
-	// being flooded, so the queue's cursor only moves up.
+	// Priority flood from the seeds: always grow through the queued pixel
+	// of lowest level (the boundary probability in 256 steps), first come
+	// first served within a level, as scikit-image's watershed does. A
+	// pixel takes the label of the neighbour that queued it.
 	var queue [256][]int32
-	level := func(i int) int { return min(max(int(probs[i*NumClasses+Boundary]*255+0.5), 0), 255) }
-	push := func(from, cur int) {
+	var head [256]int
+	cur := 0
+	push := func(from int) {
 		x, y := from%w, from/w
 		for _, q := range neighbours4(x, y, w, h) {
 			if q >= 0 && fg[q] && l.Pix[q] == 0 {
 				l.Pix[q] = l.Pix[from]
-				lv := max(level(q), cur)
+				lv := min(max(int(probs[q*NumClasses+Boundary]*255+0.5), 0), 255)
 				queue[lv] = append(queue[lv], int32(q))
+				cur = min(cur, lv)
 			}
 		}
 	}
+	var seeds []int
 	for i, v := range l.Pix {
 		if v != 0 {
-			push(i, 0)
+			seeds = append(seeds, i)
 		}
 	}
-	for cur := 0; cur < 256; cur++ {
-		for k := 0; k < len(queue[cur]); k++ {
-			push(int(queue[cur][k]), cur)
+	for _, i := range seeds { // not while scanning l: pushing labels more pixels
+		push(i)
+	}
+	for {
+		for cur < 256 && head[cur] == len(queue[cur]) {
+			queue[cur], head[cur] = queue[cur][:0], 0
+			cur++
 		}
-		queue[cur] = nil
+		if cur == 256 {
+			break
+		}
+		p := queue[cur][head[cur]]
+		head[cur]++
+		push(int(p))
 	}
 
 	rest := make([]bool, n)

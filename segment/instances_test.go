@@ -3,6 +3,8 @@ package segment
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/deepscope/deepscope/tensor"
 )
 
 func TestTargets(t *testing.T) {
@@ -68,5 +70,71 @@ func TestInstancesManyDiscs(t *testing.T) {
 	got.RemoveSmall(InstanceConfig{}.WithDefaults().MinArea)
 	if s := Score(truth, got); s.AP50 < 0.95 || s.Score < 0.8 {
 		t.Errorf("ideal probabilities of %d touching discs: score %.3f AP50 %.3f, want >= 0.8 and 0.95", truth.Count(), s.Score, s.AP50)
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	// A dim 16-bit fluorescence image (values up to 0.02 of the range)
+	// and a brightfield image (dark objects on a bright field, RGB) both
+	// come out with bright objects spanning [0, 1].
+	w, h := 40, 30
+	truth := paint(w, h, []disc{{20, 15, 8}})
+	dim := tensor.New(h, w, 1)
+	bright := tensor.New(h, w, 3)
+	for i, v := range truth.Pix {
+		f := float32(0.002)
+		if v != 0 {
+			f = 0.02
+		}
+		dim.Data[i] = f + float32(i%7)*1e-5
+		for k := 0; k < 3; k++ {
+			bright.Data[3*i+k] = 0.9 - 40*f + float32(k)*0.01
+		}
+	}
+	for name, img := range map[string]*tensor.Tensor{"dim grey": dim, "brightfield RGB": bright} {
+		p := Normalize(img)
+		var in, out float64
+		for i, v := range truth.Pix {
+			if v != 0 {
+				in += float64(p[i])
+			} else {
+				out += float64(p[i])
+			}
+		}
+		in /= float64(truth.Areas()[1])
+		out /= float64(w*h - truth.Areas()[1])
+		if in < 0.9 || out > 0.1 {
+			t.Errorf("%s: mean %.3f inside the object, %.3f outside; want bright objects on a dark field", name, in, out)
+		}
+	}
+}
+
+func TestInstancesGrowthMeetsMidway(t *testing.T) {
+	// Two one-pixel-high seeds at the ends of a strip of equally likely
+	// boundary: growth is a race at equal speed, so they meet in the
+	// middle, whatever the scan order.
+	const w = 20
+	probs := make([]float32, 0, 3*w*3)
+	for y := 0; y < 3; y++ {
+		for x := 0; x < w; x++ {
+			switch {
+			case y == 1 && (x == 2 || x == 17):
+				probs = append(probs, 0, 1, 0)
+			default:
+				probs = append(probs, 0, 0, 1)
+			}
+		}
+	}
+	l := Instances(probs, w, 3, InstanceConfig{MinSeed: 1})
+	for y := 0; y < 3; y++ {
+		for x := 0; x < w; x++ {
+			want := int32(1)
+			if x >= 10 {
+				want = 2
+			}
+			if got := l.At(x, y); got != want {
+				t.Fatalf("row %d: labels %v, want the split between columns 9 and 10", y, l.Pix[y*w:(y+1)*w])
+			}
+		}
 	}
 }

@@ -54,3 +54,33 @@ func TestMeasure(t *testing.T) {
 	near("rectangle centroid y", r.Y, 2, 1e-9)
 	near("rectangle eccentricity", r.Eccentricity, math.Sqrt(1-(25-1)/(100-1.0)), 1e-9)
 }
+
+func TestPictures(t *testing.T) {
+	truth := paint(300, 100, []disc{{50, 50, 20}, {150, 50, 20}})
+	pred := paint(300, 100, []disc{{52, 50, 20}})
+	img := tensor.New(100, 300, 1)
+	ov := Overlay(img, truth)
+	if ov.Rect.Dx() != 300 || ov.NRGBAAt(50, 30) == ov.NRGBAAt(50, 50) {
+		t.Errorf("overlay %v: no outline at the disc's top edge", ov.Rect)
+	}
+	cmp := Compare(img, truth, pred)
+	if cmp.Rect.Dx() != 2*300+4 {
+		t.Errorf("comparison is %d wide, want %d", cmp.Rect.Dx(), 2*300+4)
+	}
+	small := compareSmall(img, truth, pred, 200)
+	if w := small.Rect.Dx(); w > 200 || w < 100 {
+		t.Errorf("thinned comparison is %d wide, want at most 200", w)
+	}
+	// The thinned picture still has both discs' outlines on the left.
+	green := 0
+	for y := 0; y < small.Rect.Dy(); y++ {
+		for x := 0; x < small.Rect.Dx()/2; x++ {
+			if c := small.NRGBAAt(x, y); c.G == 230 && c.R == 0 {
+				green++
+			}
+		}
+	}
+	if green < 20 {
+		t.Errorf("thinned comparison shows %d outline pixels of the truth", green)
+	}
+}

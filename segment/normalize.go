@@ -33,16 +33,7 @@ func Normalize(img *tensor.Tensor) []float32 {
 	if img.Dims() != 3 || (img.Dim(2) != 1 && img.Dim(2) != 3) {
 		panic(fmt.Sprintf("segment: Normalize: image shape %v, want [H, W, 1 or 3]", img.Shape))
 	}
-	h, w, c := img.Dim(0), img.Dim(1), img.Dim(2)
-	v := img.Contiguous().Values()
-	out := make([]float32, h*w)
-	if c == 1 {
-		copy(out, v)
-	} else {
-		for i := range out {
-			out[i] = 0.299*v[3*i] + 0.587*v[3*i+1] + 0.114*v[3*i+2]
-		}
-	}
+	out := greyPlane(img)
 	lo, hi := percentiles(out, lowPercentile, highPercentile)
 	scale := float32(0)
 	if hi > lo {
@@ -62,13 +53,25 @@ func Normalize(img *tensor.Tensor) []float32 {
 	return out
 }
 
-// percentiles returns the p-th and q-th percentiles of values in [0, 1],
-// read from a 4096-bin histogram (to within 1/4096).
+// percentiles returns the p-th and q-th percentiles of v, read from a
+// 4096-bin histogram spanning v's range (so to within 1/4096 of it, however
+// little of [0, 1] a dim 16-bit image uses).
 func percentiles(v []float32, p, q float64) (lo, hi float32) {
+	if len(v) == 0 {
+		return 0, 0
+	}
+	vmin, vmax := v[0], v[0]
+	for _, x := range v {
+		vmin, vmax = min(vmin, x), max(vmax, x)
+	}
+	if vmax <= vmin {
+		return vmin, vmax
+	}
 	const bins = 4096
 	var hist [bins]int
+	scale := bins / (vmax - vmin)
 	for _, x := range v {
-		hist[min(max(int(x*bins), 0), bins-1)]++
+		hist[min(int((x-vmin)*scale), bins-1)]++
 	}
 	at := func(pct float64) float32 {
 		target := int(pct / 100 * float64(len(v)))
@@ -76,10 +79,10 @@ func percentiles(v []float32, p, q float64) (lo, hi float32) {
 		for b, k := range hist {
 			n += k
 			if n > target {
-				return (float32(b) + 0.5) / bins
+				return vmin + (float32(b)+0.5)/scale
 			}
 		}
-		return 1
+		return vmax
 	}
 	return at(p), at(q)
 }

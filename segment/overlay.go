@@ -26,13 +26,15 @@ func Overlay(img *tensor.Tensor, l *Labels) *image.NRGBA {
 	return out
 }
 
+// compareGap is the white space between Compare's two pictures.
+const compareGap = 4
+
 // Compare shows the true objects' outlines (left, green) beside the
 // predicted ones' (right, magenta) on two copies of img.
 func Compare(img *tensor.Tensor, truth, pred *Labels) *image.NRGBA {
 	base := viewable(img)
 	w, h := base.Rect.Dx(), base.Rect.Dy()
-	const gap = 4
-	out := image.NewNRGBA(image.Rect(0, 0, 2*w+gap, h))
+	out := image.NewNRGBA(image.Rect(0, 0, 2*w+compareGap, h))
 	draw.Draw(out, out.Rect, image.NewUniform(color.NRGBA{255, 255, 255, 255}), image.Point{}, draw.Src)
 	left, right := image.NewNRGBA(base.Rect), image.NewNRGBA(base.Rect)
 	copy(left.Pix, base.Pix)
@@ -40,7 +42,7 @@ func Compare(img *tensor.Tensor, truth, pred *Labels) *image.NRGBA {
 	drawOutlines(left, truth, &color.NRGBA{0, 230, 0, 255})
 	drawOutlines(right, pred, &color.NRGBA{255, 0, 255, 255})
 	draw.Draw(out, image.Rect(0, 0, w, h), left, image.Point{}, draw.Src)
-	draw.Draw(out, image.Rect(w+gap, 0, 2*w+gap, h), right, image.Point{}, draw.Src)
+	draw.Draw(out, image.Rect(w+compareGap, 0, 2*w+compareGap, h), right, image.Point{}, draw.Src)
 	return out
 }
 
@@ -101,4 +103,32 @@ func drawOutlines(img *image.NRGBA, l *Labels, col *color.NRGBA) {
 			img.SetNRGBA(x, y, c)
 		}
 	}
+}
+
+// compareSmall is Compare on img and labels thinned by the smallest whole
+// factor that makes the picture at most maxWidth wide, with the outlines
+// drawn after thinning so they stay unbroken.
+func compareSmall(img *tensor.Tensor, truth, pred *Labels, maxWidth int) *image.NRGBA {
+	k := (2*truth.W + compareGap + maxWidth - 1) / maxWidth
+	if k <= 1 {
+		return Compare(img, truth, pred)
+	}
+	h, w, c := img.Dim(0)/k, img.Dim(1)/k, img.Dim(2)
+	v := img.Contiguous().Values()
+	small := tensor.New(h, w, c)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			copy(small.Data[(y*w+x)*c:(y*w+x+1)*c], v[((y*k)*img.Dim(1)+x*k)*c:])
+		}
+	}
+	thin := func(l *Labels) *Labels {
+		out := NewLabels(w, h)
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				out.Pix[y*w+x] = l.Pix[(y*k)*l.W+x*k]
+			}
+		}
+		return out
+	}
+	return Compare(small, thin(truth), thin(pred))
 }
