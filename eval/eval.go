@@ -18,6 +18,7 @@ import (
 
 	"github.com/deepscope/deepscope/data"
 	"github.com/deepscope/deepscope/metrics"
+	"github.com/deepscope/deepscope/privacy"
 	"github.com/deepscope/deepscope/report"
 	"github.com/deepscope/deepscope/tensor"
 	"github.com/deepscope/deepscope/train"
@@ -176,6 +177,13 @@ func Page(dir string, out *Outcome, o Options) (*report.Page, error) {
 	if !info.MultiLabel {
 		p.Mistakes = mistakes(out, n)
 		p.Explanations = gallery(out, galleryMax)
+	}
+	ledger, err := privacy.ReadLedger(dir)
+	if err != nil {
+		return nil, err
+	}
+	if ledger != nil {
+		p.Sections = append(p.Sections, ledger.Section())
 	}
 	return p, nil
 }

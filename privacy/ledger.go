@@ -3,10 +3,14 @@ package privacy
 import (
 	"encoding/json"
 	"fmt"
+	"html"
+	"html/template"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/deepscope/deepscope/data"
+	"github.com/deepscope/deepscope/report"
 )
 
 // LedgerFile is the ledger's name in a run directory.
@@ -67,4 +71,25 @@ func ReadLedger(dir string) (*Ledger, error) {
 		return nil, fmt.Errorf("privacy: %s: %w", path, err)
 	}
 	return &l, nil
+}
+
+// Section returns the ledger as a part of report.html.
+func (l *Ledger) Section() report.Section {
+	g := func(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+	spent := g(l.Epsilon)
+	if l.TargetEpsilon > 0 {
+		spent += " of a budget of " + g(l.TargetEpsilon)
+	}
+	rows := [][]string{
+		{"ε (epsilon)", spent},
+		{"δ (delta)", g(l.Delta)},
+		{"steps", fmt.Sprintf("%d of %d planned", l.Steps, l.PlannedSteps)},
+		{"sampling", fmt.Sprintf("Poisson, rate %s (%s of %d training images per step on average)", g(l.SampleRate), g(l.ExpectedBatch), l.TrainExamples)},
+		{"noise multiplier", g(l.NoiseMultiplier)},
+		{"clipping norm", g(l.MaxGradNorm)},
+		{"optimal Rényi order", g(l.Order)},
+		{"accountant", l.Accountant},
+	}
+	body := template.HTML("<p>The model was trained with DP-SGD. The guarantee covers " + html.EscapeString(l.Covers) + ".</p>")
+	return report.Section{Title: "Differential privacy", Body: body + report.Table([]string{"quantity", "value"}, rows)}
 }

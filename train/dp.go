@@ -45,8 +45,8 @@ func (c Config) dpDefaults() Config {
 // validateDP reports the first DP field out of range.
 func (c Config) validateDP() error {
 	if !c.DP {
-		if c.TargetEpsilon != 0 || c.NoiseMultiplier != 0 {
-			return fmt.Errorf("train: target_epsilon and noise_multiplier are for DP-SGD: add dp (--dp)")
+		if c.TargetEpsilon != 0 || c.NoiseMultiplier != 0 || c.Delta != 0 || c.MaxGradNorm != 0 {
+			return fmt.Errorf("train: target_epsilon, noise_multiplier, delta and max_grad_norm are for DP-SGD: add dp (--dp)")
 		}
 		return nil
 	}

@@ -42,7 +42,8 @@ reads the options as JSON (the "config" object of a run.json works); flags given
 on the command line win over the file. --resume RUN continues a run that was
 stopped, exactly where it stopped.`,
 		Example: `  deepscope train --data ../shared/data/pbc --size 28 --crop 0.556 --out runs/pbc28
-  deepscope train --resume runs/pbc28`,
+  deepscope train --resume runs/pbc28
+  deepscope train --data ../shared/data/pbc --size 28 --crop 0.556 --dp --target-epsilon 8 --delta 1e-5 --max-grad-norm 1 --out runs/pbc28-dp`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if resume {
@@ -104,6 +105,11 @@ stopped, exactly where it stopped.`,
 	f.Uint64Var(&fc.Seed, "seed", d.Seed, "random seed")
 	f.IntVar(&fc.Workers, "workers", 0, "image decoding goroutines (0: one per core)")
 	f.IntVar(&fc.CheckpointEvery, "checkpoint-every", 50, "steps between mid-epoch checkpoints (0: at epoch ends only)")
+	f.BoolVar(&fc.DP, "dp", false, "train with differential privacy (DP-SGD): Poisson-sampled batches, per-image clipping, Gaussian noise; writes RUN/privacy.json")
+	f.Float64Var(&fc.TargetEpsilon, "target-epsilon", 0, "DP: privacy budget epsilon; the noise is chosen to spend it over --epochs, and training stops before exceeding it")
+	f.Float64Var(&fc.Delta, "delta", 1e-5, "DP: delta, well below 1/(training images)")
+	f.Float64Var(&fc.MaxGradNorm, "max-grad-norm", 1, "DP: clip each image's gradient to this L2 norm")
+	f.Float64Var(&fc.NoiseMultiplier, "noise-multiplier", 0, "DP: noise standard deviation over --max-grad-norm (0: chosen from --target-epsilon)")
 	f.StringVar(&out, "out", "", "run directory (default runs/MODEL)")
 	f.StringVar(&configFile, "config", "", "JSON file of options; flags override it")
 	f.BoolVar(&resume, "resume", false, "continue the run in --out from its last checkpoint")
