@@ -17,7 +17,6 @@ type trainImage struct {
 // evalImage is a hold-out image: its normalised plane and true labels.
 type evalImage struct {
 	name  string
-	img   *tensor.Tensor
 	plane []float32
 	truth *Labels
 }
@@ -56,13 +55,10 @@ func loadTrain(samples []Sample) ([]trainImage, error) {
 	return out, err
 }
 
-func loadEval(samples []Sample, keepImage bool) ([]evalImage, error) {
+func loadEval(samples []Sample) ([]evalImage, error) {
 	out := make([]evalImage, len(samples))
 	err := loadImages(samples, func(i int, img *tensor.Tensor, l *Labels) {
 		out[i] = evalImage{name: samples[i].Name, plane: Normalize(img), truth: l}
-		if keepImage {
-			out[i].img = img
-		}
 	})
 	return out, err
 }

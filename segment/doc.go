@@ -19,10 +19,17 @@
 //     foreground kept as objects of its own.
 //   - Segment: tiled inference with overlapping windows for images of any
 //     size, stitching objects that cross window borders.
-//   - Train, Load, Model: the training loop and run directories, the
-//     trained model.
-//   - Score, Measure, Overlay, WriteReport: the Data Science Bowl metric and
-//     friends, per-object measurements, pictures and the HTML report.
+//   - Train, Load, Model: the training loop (random crops with flips and
+//     quarter turns, AdamW, checkpoints written atomically, exact resume, a
+//     seeded hold-out recorded in run.json) and the trained model.
+//   - PredictFiles: label PNGs, overlays and per-object measurements
+//     (Measure) of a folder of images.
+//   - Score, Evaluate, WriteReport: the Data Science Bowl metric, AP at IoU
+//     0.5, Dice and count error, and the HTML report with the worst images.
+//
+// Colour images are reduced to grey: one network then serves fluorescence
+// and brightfield alike (see Normalize), at the price of ignoring stain
+// colour.
 //
 // Instance extraction, region measurements and the metric are written here
 // rather than taken from a library: no maintained pure-Go package does

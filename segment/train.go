@@ -158,7 +158,7 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 	if tr.train, err = loadTrain(trainS); err != nil {
 		return nil, loopState{}, err
 	}
-	if tr.val, err = loadEval(holdS, false); err != nil {
+	if tr.val, err = loadEval(holdS); err != nil {
 		return nil, loopState{}, err
 	}
 	fmt.Fprintf(log, "read %d training and %d hold-out images in %.0fs\n", len(tr.train), len(tr.val), time.Since(t0).Seconds())
