@@ -50,6 +50,17 @@ type Config struct {
 	Patience int    `json:"patience"` // epochs without improvement before stopping; 0: never stop early
 	TTA      bool   `json:"tta"`      // average predictions over the 8 flips and rotations at evaluation
 
+	// BalanceBy names a manifest column (site, scanner, ...) whose groups
+	// should count equally in the training loss: each image's loss term is
+	// multiplied by its group's weight (see GroupWeights and groupBalance
+	// for how this combines with label smoothing). "" trains unweighted.
+	BalanceBy string `json:"balance_by,omitempty"`
+	// GroupWeights holds the weight of each BalanceBy group. train computes
+	// it from the training split when a run starts (a value given is
+	// replaced) and stores it here, so run.json shows the weights used and
+	// a resumed run reuses them.
+	GroupWeights map[string]float64 `json:"group_weights,omitempty"`
+
 	Seed            uint64 `json:"seed"`
 	Workers         int    `json:"workers,omitempty"`          // image decoding goroutines (0: one per core)
 	CheckpointEvery int    `json:"checkpoint_every,omitempty"` // steps between mid-epoch checkpoints (0: epoch ends only)

@@ -113,7 +113,11 @@ func (s *session) step(b *data.Batch, step int) float32 {
 		s.model.Backward(s.bce.Backward())
 	} else {
 		loss = s.ce.Forward(logits, b.Labels)
-		s.model.Backward(s.ce.Backward())
+		grad := s.ce.Backward()
+		if s.balance != nil {
+			loss = s.balance.reweight(&s.ce, logits, b.Labels, b.Indices, grad)
+		}
+		s.model.Backward(grad)
 	}
 	if s.cfg.ClipNorm > 0 {
 		optim.ClipGradNorm(s.optim.Params(), s.cfg.ClipNorm)

@@ -50,6 +50,8 @@ var ErrInterrupted = errors.New("train: interrupted")
 
 // session is one process's part of a run: everything the loop needs.
 type session struct {
+	balance *groupBalance // nil unless Config.BalanceBy
+
 	cfg   Config
 	opt   Options
 	info  *RunInfo
@@ -110,6 +112,19 @@ func start(cfg Config, opt Options) (*session, loopState, error) {
 	if trainDS.Len() == 0 || valDS.Len() == 0 {
 		return nil, loopState{}, fmt.Errorf("train: %s has %d training and %d validation images; both are needed (see deepscope data split)", cfg.Data, trainDS.Len(), valDS.Len())
 	}
+	if cfg.BalanceBy == "" {
+		cfg.GroupWeights = nil
+	} else if !opt.Resume {
+		if ds.MultiLabel {
+			return nil, loopState{}, fmt.Errorf("train: balance_by %q: group balancing is for single-label data", cfg.BalanceBy)
+		}
+		if cfg.DP { // per-image clipping would undo the weights, and weighting after it would change the noise's calibration
+			return nil, loopState{}, fmt.Errorf("train: balance_by %q does not combine with dp", cfg.BalanceBy)
+		}
+		if cfg.GroupWeights, err = GroupWeights(trainDS, cfg.BalanceBy); err != nil {
+			return nil, loopState{}, err
+		}
+	}
 	info := &RunInfo{Config: cfg, Classes: ds.Classes, MultiLabel: ds.MultiLabel, Channels: 3,
 		Fingerprint: fingerprint(ds), Version: opt.Version, Threads: tensor.Threads(),
 		TrainImages: trainDS.Len(), ValImages: valDS.Len(), TestImages: testDS.Len()}
@@ -167,6 +182,12 @@ func start(cfg Config, opt Options) (*session, loopState, error) {
 	}
 	s.sched = newSchedule(cfg, s.spe)
 	s.ce = nn.CrossEntropy{LabelSmoothing: float32(cfg.LabelSmoothing)}
+	if cfg.BalanceBy != "" {
+		if s.balance, err = newGroupBalance(trainDS, cfg.BalanceBy, cfg.GroupWeights); err != nil {
+			return nil, loopState{}, err
+		}
+		fmt.Fprintf(log, "loss weights by %s: %s\n", cfg.BalanceBy, groupSummary(cfg.GroupWeights))
+	}
 
 	var st loopState
 	logs, err := ReadMetrics(opt.Out)
