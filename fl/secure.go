@@ -201,8 +201,8 @@ func maskedUpdate(key *ecdh.PrivateKey, self string, peers []Peer, token string,
 // cohortWeight is the weight a client gives its update before masking, so
 // that the unmasked sum is the round's mean: its share of the cohort's
 // samples, or 1/m under DP (whose mean is unweighted).
-func cohortWeight(r Recipe, samples, total, m int) float64 {
-	if r.Aggregate.DP.Clip > 0 {
+func cohortWeight(dp bool, samples, total, m int) float64 {
+	if dp {
 		return 1 / float64(m)
 	}
 	return float64(samples) / float64(total)

@@ -157,7 +157,7 @@ func Simulate(ctx context.Context, cfg SimConfig) (*SimResult, error) {
 				updates = append(updates, Update{Client: c.name, Samples: c.ds.Len(), Delta: delta})
 				continue
 			}
-			masked, _, err := maskedUpdate(keys[c.name], c.name, peers, fmt.Sprint(r), cohortWeight(cfg.Recipe, c.ds.Len(), total, len(clients)), lc.Clip, delta)
+			masked, _, err := maskedUpdate(keys[c.name], c.name, peers, fmt.Sprint(r), cohortWeight(cfg.Aggregate.DP.Clip > 0, c.ds.Len(), total, len(clients)), lc.Clip, delta)
 			if err != nil {
 				return nil, err
 			}
