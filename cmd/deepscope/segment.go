@@ -94,10 +94,17 @@ evaluated on the hold-out images (eval.json, report.html).`,
 	f.IntVar(&cfg.CheckpointEvery, "checkpoint-every", d.CheckpointEvery, "steps between mid-epoch checkpoints (0: epoch ends only)")
 	f.BoolVar(&cfg.TTA, "tta", false, "average over four quarter turns at inference")
 	f.IntVar(&cfg.Instance.MinArea, "min-area", 0, "drop objects of fewer pixels (0: the default, 15)")
+	f.IntVar(&cfg.Instance.MinSeed, "min-seed", 0, "drop interior seeds of fewer pixels (0: the default, 4)")
 	addTileFlags(f)
 	f.BoolVar(&resume, "resume", false, "continue the run in --out from its checkpoint")
 	f.BoolVar(&noReport, "no-report", false, "skip the hold-out evaluation and report.html")
 	return c
+}
+
+// addInstanceFlags adds --min-area and --min-seed, which override a run's.
+func addInstanceFlags(f *pflag.FlagSet) {
+	f.Int("min-area", 0, "drop objects of fewer pixels (default: the run's)")
+	f.Int("min-seed", 0, "drop interior seeds of fewer pixels (default: the run's)")
 }
 
 // addTileFlags adds --tile and --overlap.
@@ -131,8 +138,11 @@ func applyInference(f *pflag.FlagSet, m *segment.Model) error {
 	}
 	if f.Changed("min-area") {
 		m.Instance.MinArea, _ = f.GetInt("min-area")
-		m.Instance = m.Instance.WithDefaults()
 	}
+	if f.Changed("min-seed") {
+		m.Instance.MinSeed, _ = f.GetInt("min-seed")
+	}
+	m.Instance = m.Instance.WithDefaults()
 	return nil
 }
 
@@ -190,7 +200,7 @@ and the command exits with status 1 at the end.`,
 	c.Flags().StringVar(&model, "model", "", "run directory (required)")
 	c.Flags().StringVar(&out, "out", "", "output folder (required)")
 	c.Flags().Bool("tta", false, "average over four quarter turns (default: as the run was configured)")
-	c.Flags().Int("min-area", 0, "drop objects of fewer pixels (default: the run's)")
+	addInstanceFlags(c.Flags())
 	addTileFlags(c.Flags())
 	c.MarkFlagRequired("model")
 	return c
@@ -223,7 +233,7 @@ RUN/report.html, which shows the worst images with true and predicted outlines.`
 	c.Flags().BoolVar(&all, "all", false, "every image of the dataset, not only the run's hold-out")
 	c.Flags().IntVar(&worst, "worst", 8, "images to show in the report, worst first")
 	c.Flags().Bool("tta", false, "average over four quarter turns (default: as the run was configured)")
-	c.Flags().Int("min-area", 0, "drop objects of fewer pixels (default: the run's)")
+	addInstanceFlags(c.Flags())
 	addTileFlags(c.Flags())
 	c.MarkFlagRequired("model")
 	return c
