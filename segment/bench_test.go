@@ -56,4 +56,3 @@ func BenchmarkSegment(b *testing.B) {
 	}
 	b.ReportMetric(float64(512*512*b.N)/b.Elapsed().Seconds()/1e6, "Mpx/s")
 }
-
