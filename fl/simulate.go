@@ -11,6 +11,7 @@ import (
 
 	"github.com/deepscope/deepscope/data"
 	"github.com/deepscope/deepscope/nn"
+	"github.com/deepscope/deepscope/privacy"
 	"github.com/deepscope/deepscope/train"
 )
 
@@ -35,6 +36,10 @@ type SimResult struct {
 	Rounds       []RoundLog        // one per round
 	Test         *train.Evaluation // the final model on the test split (nil without one)
 	Model        nn.Module         // the final global model, in evaluation mode
+	// Epsilon is the client-level privacy spent at Delta under DP with
+	// noise (0 otherwise): every client takes part in every round, so the
+	// rounds compose without amplification by sampling.
+	Epsilon, Delta float64
 }
 
 // simClient is one simulated site.
@@ -199,6 +204,12 @@ func Simulate(ctx context.Context, cfg SimConfig) (*SimResult, error) {
 		}
 	}
 	res.Model = glob
+	if dp := cfg.Aggregate.DP; dp.Clip > 0 && dp.Noise > 0 {
+		res.Delta = 1e-5
+		if res.Epsilon, err = privacy.Epsilon(1, dp.Noise, cfg.Rounds, res.Delta); err != nil {
+			return nil, err
+		}
+	}
 	if testDS.Len() > 0 {
 		tl, err := evalLoader(testDS, pre, norm, cfg.Local.Workers)
 		if err != nil {
