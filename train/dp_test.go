@@ -134,3 +134,46 @@ func TestDPRefusesUnsupportedModel(t *testing.T) {
 		t.Errorf("unet with DP: %v", err)
 	}
 }
+
+// TestDPResume interrupts a DP run and resumes it: the ledger must end
+// with every step counted and the budget kept.
+func TestDPResume(t *testing.T) {
+	out := t.TempDir()
+	cfg := tinyDPConfig(tinyData(t))
+	if _, err := Run(context.Background(), cfg, Options{Out: out, StopAfterSteps: 5}); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	mid, err := privacy.ReadLedger(out)
+	if err != nil || mid == nil || mid.Steps != 4 { // checkpoints every 2 steps
+		t.Fatalf("ledger after the interruption: %+v, %v", mid, err)
+	}
+	sum, err := Run(context.Background(), Config{}, Options{Out: out, Resume: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := privacy.ReadLedger(out)
+	if err != nil || l == nil {
+		t.Fatal(err)
+	}
+	if l.Steps != l.PlannedSteps || l.Epsilon > cfg.TargetEpsilon || l.NoiseMultiplier != mid.NoiseMultiplier || sum.Stopped != "epochs" {
+		t.Errorf("resumed run: %+v, ledger %+v", sum, l)
+	}
+}
+
+// TestDPTinyBatches trains with an expected batch of 2 out of 112 images,
+// so that about one step in seven samples no image at all (the chance of
+// none in 56 steps is 3e-4): empty steps must still add noise and the run
+// must go through.
+func TestDPTinyBatches(t *testing.T) {
+	out := t.TempDir()
+	cfg := tinyDPConfig(tinyData(t))
+	cfg.Batch, cfg.CheckpointEvery, cfg.Epochs = 2, 0, 1
+	sum, err := Run(context.Background(), cfg, Options{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := privacy.ReadLedger(out)
+	if err != nil || l == nil || l.Steps != 56 || l.Epsilon > cfg.TargetEpsilon || sum.Stopped != "epochs" {
+		t.Errorf("summary %+v, ledger %+v, error %v", sum, l, err)
+	}
+}
