@@ -9,6 +9,7 @@ import (
 	"github.com/deepscope/deepscope/models"
 	"github.com/deepscope/deepscope/nn"
 	"github.com/deepscope/deepscope/privacy"
+	"github.com/deepscope/deepscope/tensor"
 )
 
 // Training with differential privacy (Config.DP): DP-SGD as Abadi et al.
@@ -164,7 +165,7 @@ func (s *session) dpStep(b *data.Batch) float32 {
 	var loss float32
 	if n := len(b.Indices); n > 0 {
 		logits := s.model.Forward(b.X)
-		var g = logits
+		var g *tensor.Tensor // dL/dlogits of the batch's mean loss
 		if s.info.MultiLabel {
 			loss = s.bce.Forward(logits, b.Targets)
 			g = s.bce.Backward()
