@@ -64,6 +64,8 @@ func (c Config) validateDP() error {
 		return fmt.Errorf("train: dp needs a target_epsilon (--target-epsilon) or a noise_multiplier (--noise-multiplier)")
 	case c.ClipNorm != 0:
 		return fmt.Errorf("train: clip_norm %g: DP-SGD clips each image's gradient to max_grad_norm instead; leave clip_norm at 0", c.ClipNorm)
+	case c.BalanceBy != "":
+		return fmt.Errorf("train: balance_by %q with dp: clipping bounds every image's gradient alike, which undoes loss weights (weights after clipping would need their own accounting)", c.BalanceBy)
 	}
 	return nil
 }

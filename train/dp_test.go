@@ -111,6 +111,7 @@ func TestDPConfigErrors(t *testing.T) {
 		{func(c *Config) { c.NoiseMultiplier = -1 }, "noise_multiplier"},
 		{func(c *Config) { c.ClipNorm = 1 }, "clip_norm"},
 		{func(c *Config) { c.DP = false }, "dp"},
+		{func(c *Config) { c.BalanceBy = "site" }, "balance_by"},
 	} {
 		cfg := base
 		c.change(&cfg)
