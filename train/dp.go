@@ -91,8 +91,7 @@ type dpState struct {
 }
 
 // newDP sets up DP-SGD for session s over the training images, choosing
-// the noise for the target ε if none is given, and writes the ledger of a
-// run that has taken no step yet.
+// the noise for the target ε if none is given.
 func newDP(s *session, trainDS *data.Dataset) (*dpState, error) {
 	cfg := s.cfg
 	n := trainDS.Len()
