@@ -28,7 +28,8 @@
 //   - Server and RunClient speak HTTP over mutual TLS (MakeCerts writes a
 //     CA and certificates for tests and demos); Simulate runs the same
 //     rounds in one process over a partition of one dataset (IID, Dirichlet
-//     label skew, or by a site column).
+//     label skew, or by a site column); WritePartition lays such a
+//     partition out as site folders for a networked demonstration.
 //
 // The round protocol: a client polls GET /v1/round; while the round is in
 // its join phase it joins (POST /v1/join) with its sample count, its image

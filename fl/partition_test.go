@@ -131,3 +131,35 @@ func TestGammaMean(t *testing.T) {
 		}
 	}
 }
+
+func TestWritePartition(t *testing.T) {
+	src := synthData(t, 30, 5)
+	ds, err := data.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := Partition(ds, 2, "iid", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	sites, err := WritePartition(dir, parts)
+	if err != nil || len(sites) != 2 {
+		t.Fatalf("sites %v, err %v", sites, err)
+	}
+	for i, site := range sites {
+		got, err := data.Open(site)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Len() != parts[i].Len() || got.Subset(data.Train).Len() != parts[i].Subset(data.Train).Len() {
+			t.Errorf("%s: %d items (%d train), want %d (%d)", site, got.Len(), got.Subset(data.Train).Len(), parts[i].Len(), parts[i].Subset(data.Train).Len())
+		}
+		if _, err := got.Image(0); err != nil {
+			t.Errorf("%s: first image: %v", site, err)
+		}
+	}
+	if _, err := WritePartition(dir, parts); err == nil || !strings.Contains(err.Error(), "exists already") {
+		t.Errorf("writing over a partition: %v", err)
+	}
+}

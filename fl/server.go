@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/deepscope/deepscope/nn"
+	"github.com/deepscope/deepscope/privacy"
 )
 
 // ServerConfig is a federated training server: the recipe, the quorum and
@@ -407,6 +408,12 @@ func (s *Server) finish(now time.Time) {
 	s.phase, s.token, s.doneAt = PhaseDone, "", now
 	s.cohort, s.weights, s.joined, s.uploads = nil, nil, nil, nil
 	s.logf("all %d rounds done; the global model is in %s", s.cfg.Rounds, s.cfg.Out)
+	if dp := s.cfg.Aggregate.DP; dp.Clip > 0 && dp.Noise > 0 {
+		// Clients are not sampled at random, so no amplification: q = 1.
+		if eps, err := privacy.Epsilon(1, dp.Noise, s.st.Round, 1e-5); err == nil {
+			s.logf("client-level privacy: epsilon %.3g at delta 1e-05 over %d rounds (noise %g, clip %g)", eps, s.st.Round, dp.Noise, dp.Clip)
+		}
+	}
 	close(s.done)
 }
 

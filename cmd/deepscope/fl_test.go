@@ -26,6 +26,7 @@ func TestFLCommands(t *testing.T) {
 		{[]string{"fl", "certs", "--out", certs, "--clients", "2"}, "2 client certificates", false},
 		{[]string{"--threads", "1", "fl", "simulate", "--data", cells, "--size", "16", "--clients", "2", "--rounds", "1",
 			"--batch", "8", "--augment", "none", "--secure", "--out", filepath.Join(tmp, "run")}, "test: accuracy", false},
+		{[]string{"fl", "partition", "--data", cells, "--clients", "2", "--partition", "dirichlet:1", "--out", filepath.Join(tmp, "sites")}, "client2: ", false},
 		{[]string{"fl", "simulate", "--clients", "2"}, "--data PATH is required", true},
 		{[]string{"fl", "simulate", "--data", cells, "--partition", "shards"}, `partition "shards"`, true},
 		{[]string{"fl", "simulate", "--data", cells, "--aggregate", "median", "--secure"}, "needs each one", true},
@@ -52,6 +53,9 @@ func TestFLCommands(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(certs, f)); err != nil {
 			t.Error(err)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "sites", "client1", "split.csv")); err != nil {
+		t.Errorf("partition wrote no site manifest: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(tmp, "run", "best.safetensors")); err != nil {
 		t.Errorf("simulate --out wrote no model: %v", err)
