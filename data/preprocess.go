@@ -20,6 +20,11 @@ type Preprocess struct {
 	// Channels is 1 (grey, by luma), 3 (RGB; grey is replicated) or 0 (as
 	// decoded).
 	Channels int
+	// Prepare, when set, runs first on every decoded image: a fixed,
+	// deterministic step such as stain normalisation or a cell-centred
+	// crop (package shift's Preparation). It is called with a nil rng,
+	// from several goroutines at once, and must not keep or change img.
+	Prepare Transform
 }
 
 // Validate reports a field out of range.
@@ -37,12 +42,12 @@ func (p Preprocess) Validate() error {
 
 // Identity reports whether p leaves images unchanged.
 func (p Preprocess) Identity() bool {
-	return p.Size == 0 && (p.Crop == 0 || p.Crop == 1) && p.Channels == 0
+	return p.Prepare == nil && p.Size == 0 && (p.Crop == 0 || p.Crop == 1) && p.Channels == 0
 }
 
 // keeps reports whether p leaves an image of shape sh ([H, W, C]) unchanged.
 func (p Preprocess) keeps(sh [3]int) bool {
-	return (p.Crop == 0 || p.Crop == 1) && (p.Size == 0 || p.Size == sh[0] && p.Size == sh[1]) &&
+	return p.Prepare == nil && (p.Crop == 0 || p.Crop == 1) && (p.Size == 0 || p.Size == sh[0] && p.Size == sh[1]) &&
 		(p.Channels == 0 || p.Channels == sh[2])
 }
 
@@ -57,6 +62,9 @@ func (p Preprocess) Apply(img *tensor.Tensor) *tensor.Tensor { return p.apply(im
 func (p Preprocess) apply(img *tensor.Tensor, out **tensor.Tensor, scratch *[]float32) *tensor.Tensor {
 	if img.Dims() != 3 {
 		panic(fmt.Sprintf("data: Preprocess.Apply of shape %v, want [H, W, C]", img.Shape))
+	}
+	if p.Prepare != nil {
+		img = p.Prepare.Apply(img, nil)
 	}
 	img = img.Contiguous()
 	h, w := img.Shape[0], img.Shape[1]

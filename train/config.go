@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/deepscope/deepscope/models"
+	"github.com/deepscope/deepscope/shift"
 )
 
 // Config is everything a run is made of. Start from Defaults and change
@@ -60,6 +61,15 @@ type Config struct {
 	// replaced) and stores it here, so run.json shows the weights used and
 	// a resumed run reuses them.
 	GroupWeights map[string]float64 `json:"group_weights,omitempty"`
+
+	// StainNorm normalises every image's stain to a target fitted on
+	// training images: "reinhard", "macenko" or "" (none). CellCrop, when
+	// not 0, crops each image around its cell's nucleus, CellCrop nucleus
+	// diameters wide, so that magnification stops mattering (use it with
+	// Crop 1). Both are stored in run.json and applied in evaluation,
+	// prediction and serving too; see package shift.
+	StainNorm string  `json:"stain_norm,omitempty"`
+	CellCrop  float64 `json:"cell_crop,omitempty"`
 
 	Seed            uint64 `json:"seed"`
 	Workers         int    `json:"workers,omitempty"`          // image decoding goroutines (0: one per core)
@@ -166,6 +176,12 @@ func (c Config) Validate() error {
 	}
 	if !oneOf(c.Augment, augmentNames...) {
 		return bad("augment", c.Augment, "want "+strings.Join(augmentNames, ", "))
+	}
+	if _, err := shift.NewPreparation(c.StainNorm, c.CellCrop, c.Size); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if c.CellCrop > 0 && c.Crop != 1 {
+		return bad("crop", c.Crop, "want 1 with cell_crop, which crops around the cell itself")
 	}
 	if !oneOf(c.Monitor, "auc", "accuracy", "loss") {
 		return bad("monitor", c.Monitor, "want auc, accuracy or loss")

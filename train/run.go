@@ -145,6 +145,12 @@ func start(cfg Config, opt Options) (*session, loopState, error) {
 		if cfg.DP { // statistics of the private images would leak past the guarantee
 			statDS = valDS
 		}
+		if info.Preparation, err = fitPreparation(cfg, statDS); err != nil {
+			return nil, loopState{}, err
+		}
+		if info.Preparation != nil {
+			fmt.Fprintf(log, "preparing every image by %s\n", info.Preparation)
+		}
 		fmt.Fprintf(log, "measuring channel statistics on %d %s images\n", min(statDS.Len(), statImages), statDS.Items[0].Split)
 		if info.Mean, info.Std, err = channelStats(statDS, info.Preprocess(), cfg.Seed); err != nil {
 			return nil, loopState{}, err

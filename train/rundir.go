@@ -13,6 +13,7 @@ import (
 
 	"github.com/deepscope/deepscope/data"
 	"github.com/deepscope/deepscope/nn"
+	"github.com/deepscope/deepscope/shift"
 )
 
 // Files of a run directory.
@@ -41,11 +42,19 @@ type RunInfo struct {
 	TrainImages int       `json:"train_images"`
 	ValImages   int       `json:"val_images"`
 	TestImages  int       `json:"test_images"`
+
+	// Preparation is the stain normalisation and cell crop every image
+	// gets before the crop and resize (nil: none), with its fitted target.
+	Preparation *shift.Preparation `json:"preparation,omitempty"`
 }
 
 // Preprocess returns the fixed preparation images get for this run's model.
 func (ri *RunInfo) Preprocess() data.Preprocess {
-	return data.Preprocess{Size: ri.Config.Size, Crop: ri.Config.Crop, Channels: ri.Channels}
+	p := data.Preprocess{Size: ri.Config.Size, Crop: ri.Config.Crop, Channels: ri.Channels}
+	if ri.Preparation != nil {
+		p.Prepare = ri.Preparation
+	}
+	return p
 }
 
 // Normalize returns the run's per-channel normalisation.

@@ -100,6 +100,8 @@ stopped, exactly where it stopped.`,
 	f.Float64Var(&fc.ClipNorm, "clip-norm", 0, "clip the gradient norm to this (0: off)")
 	f.StringVar(&fc.Augment, "augment", d.Augment, "augmentation: none, light, standard or strong")
 	f.StringVar(&fc.BalanceBy, "balance-by", "", "manifest column (site, scanner, ...) whose groups count equally in the loss; weights stored in run.json")
+	f.StringVar(&fc.StainNorm, "stain-norm", "", "normalise every image's stain to a target fitted on training images: reinhard or macenko (kept in run.json for eval, predict and serve)")
+	f.Float64Var(&fc.CellCrop, "cell-crop", 0, "crop every image around its cell's nucleus, this many nucleus diameters wide (e.g. 3), so magnification stops mattering; 0: off")
 	f.StringVar(&fc.Monitor, "monitor", d.Monitor, "validation metric for the best checkpoint: auc, accuracy or loss")
 	f.IntVar(&fc.Patience, "patience", d.Patience, "stop after this many epochs without improvement (0: never)")
 	f.BoolVar(&fc.TTA, "tta", d.TTA, "test-time augmentation: average over flips and rotations when evaluating")
