@@ -9,20 +9,31 @@ import (
 	"testing"
 )
 
+// cohortKeys makes keys for m clients named site1, site2, ...
+func cohortKeys(m int) ([]*ecdh.PrivateKey, []Peer, error) {
+	var keys []*ecdh.PrivateKey
+	var peers []Peer
+	for i := range m {
+		k, err := NewMaskKey()
+		if err != nil {
+			return nil, nil, err
+		}
+		keys = append(keys, k)
+		peers = append(peers, Peer{ID: fmt.Sprintf("site%d", i+1), PublicKey: k.PublicKey().Bytes()})
+	}
+	return keys, peers, nil
+}
+
 // cohort makes m clients with keys and updates of n values.
 func cohort(t *testing.T, m, n int) ([]*ecdh.PrivateKey, []Peer, [][]float32) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(uint64(m), uint64(n)))
-	var keys []*ecdh.PrivateKey
-	var peers []Peer
+	keys, peers, err := cohortKeys(m)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var deltas [][]float32
-	for i := range m {
-		k, err := NewMaskKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, k)
-		peers = append(peers, Peer{ID: fmt.Sprintf("site%d", i+1), PublicKey: k.PublicKey().Bytes()})
+	for range m {
 		d := make([]float32, n)
 		for j := range d {
 			d[j] = float32(rng.NormFloat64() * 0.05)
