@@ -106,12 +106,15 @@ func timeoutError() *apiError {
 	return &apiError{Status: http.StatusServiceUnavailable, Msg: "timed out waiting for the model", RetryAfter: 1}
 }
 
-// run queues jobs and waits for their results.
-func (s *Server) run(r *http.Request, js []*job) ([]result, *apiError) {
+// run queues jobs, ends their arrival a, and waits for their results.
+func (s *Server) run(r *http.Request, js []*job, a *arrival) ([]result, *apiError) {
+	defer a.queued()
 	if s.draining.Load() {
 		return nil, &apiError{Status: http.StatusServiceUnavailable, Msg: "the server is shutting down", RetryAfter: 1}
 	}
-	if err := s.b.submit(js); err != nil {
+	err := s.b.submit(js)
+	a.queued()
+	if err != nil {
 		s.met.rejected.Inc()
 		return nil, &apiError{Status: http.StatusServiceUnavailable,
 			Msg: "busy: the queue of " + strconv.Itoa(s.cfg.Queue) + " images is full; retry later", RetryAfter: 1}
@@ -130,7 +133,29 @@ func (s *Server) run(r *http.Request, js []*job) ([]result, *apiError) {
 	return out, nil
 }
 
+// arrival counts a model request from its start to its queueing, so that
+// the batcher knows whether waiting for more images can pay.
+type arrival struct {
+	s    *Server
+	done bool
+}
+
+func (s *Server) arrive() *arrival {
+	s.arriving.Add(1)
+	return &arrival{s: s}
+}
+
+// queued ends the arrival; later calls do nothing.
+func (a *arrival) queued() {
+	if !a.done {
+		a.done = true
+		a.s.arriving.Add(-1)
+	}
+}
+
 func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
+	a := s.arrive()
+	defer a.queued()
 	ups, aerr := readUploads(r, s.cfg.MaxImages)
 	if aerr != nil {
 		writeError(w, aerr)
@@ -141,7 +166,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	res, aerr := s.run(r, js)
+	res, aerr := s.run(r, js, a)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
@@ -193,6 +218,8 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	a := s.arrive()
+	defer a.queued()
 	ups, aerr := readUploads(r, 1)
 	if aerr != nil {
 		if aerr.Status == http.StatusRequestEntityTooLarge && aerr.Msg == "more than 1 images in one request" {
@@ -208,7 +235,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 	}
 	j := js[0]
 	j.explain, j.class, j.method = true, class, method
-	res, aerr := s.run(r, js)
+	res, aerr := s.run(r, js, a)
 	if aerr != nil {
 		writeError(w, aerr)
 		return

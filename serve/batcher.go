@@ -157,7 +157,11 @@ func (b *batcher) run() {
 
 // gather adds waiting prediction jobs to batch until it holds maxBatch or
 // maxWait has passed since the first; an explain job ends the gathering
-// and is held for the next round.
+// and is held for the next round. Jobs already queued join at once; the
+// batcher waits for more only while other requests are being read and
+// decoded, since otherwise no image can arrive but a new request's, and
+// a lone request should not pay maxWait. Under load requests queue up
+// while a batch runs, so batches form either way.
 func (b *batcher) gather(batch *[]*job, maxBatch int, maxWait time.Duration, timer **time.Timer) {
 	add := func(j *job) bool {
 		if j.explain {
@@ -177,7 +181,7 @@ func (b *batcher) gather(batch *[]*job, maxBatch int, maxWait time.Duration, tim
 			return
 		}
 	}
-	if len(*batch) >= maxBatch || maxWait <= 0 {
+	if len(*batch) >= maxBatch || maxWait <= 0 || b.s.arriving.Load() == 0 {
 		return
 	}
 	if *timer == nil {

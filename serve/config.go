@@ -11,7 +11,7 @@ import (
 type Config struct {
 	Dir       string        // run directory (required)
 	MaxBatch  int           // images per forward pass; 32
-	MaxWait   time.Duration // how long the first image of a batch waits for more; 5ms (negative: no wait)
+	MaxWait   time.Duration // how long the first image of a batch waits for others being decoded; 5ms (negative: no wait)
 	Queue     int           // images waiting for the model before requests are refused; 256
 	MaxBody   int64         // bytes of one request body; 20 MiB
 	Timeout   time.Duration // time a request may take, reading its body included; 10s

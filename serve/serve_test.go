@@ -246,6 +246,17 @@ func TestDynamicBatching(t *testing.T) {
 	}
 }
 
+// A lone request does not wait for company: with nothing else arriving the
+// batcher runs it at once, long before MaxWait.
+func TestLoneRequestDoesNotWait(t *testing.T) {
+	_, hs := newTestServer(t, makeRun(t), func(c *Config) { c.MaxWait = time.Minute; c.Timeout = 5 * time.Second })
+	for i := range 3 {
+		if resp, b := postImage(t, hs.URL+"/v1/predict", "image/png", cellPNG(t, i, nil)); resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d %s (did it wait for MaxWait?)", i, resp.StatusCode, b)
+		}
+	}
+}
+
 // A full queue answers 503 at once with Retry-After, and the requests
 // already queued are answered.
 func TestQueueFullAndTimeout(t *testing.T) {

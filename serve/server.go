@@ -29,6 +29,7 @@ type Server struct {
 	handler http.Handler
 
 	decoding chan struct{} // bounds the images decoded at once (memory)
+	arriving atomic.Int64  // model requests being read and decoded, not yet queued
 	reloadMu sync.Mutex
 	draining atomic.Bool
 	closed   chan struct{}
