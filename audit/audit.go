@@ -110,7 +110,7 @@ func Run(d Data, cfg Config) (*Report, error) {
 	}
 	r := &Report{Classes: d.Classes, N: n, Limits: cfg.Limits, Resamples: cfg.Resamples, Level: cfg.Level,
 		Seed: cfg.Seed, MinSupport: cfg.MinSupport, MinClassSupport: cfg.MinClassSupport, MaxWidth: cfg.MaxWidth,
-		Significant: cfg.Significant, Verdict: Pass}
+		Significant: cfg.Significant, Verdict: NotChecked}
 	for _, col := range d.Columns {
 		if len(col.Values) != n {
 			return nil, fmt.Errorf("audit: column %q has %d values for %d images", col.Name, len(col.Values), n)
@@ -157,7 +157,7 @@ func auditColumn(d Data, col Column, pred []int, cfg Config) (*Attribute, error)
 		a.Groups = append(a.Groups, grp)
 	}
 	a.Gaps = gaps(a.Groups, cs, boot, cfg)
-	a.Verdict = Pass
+	a.Verdict = NotChecked
 	for _, c := range Criteria {
 		a.Verdict = worse(a.Verdict, a.CriterionVerdict(c))
 	}
@@ -219,9 +219,10 @@ func argmax(row []float64) int {
 	return best
 }
 
-// worse returns the worse of two verdicts: fail, then inconclusive, then pass.
+// worse returns the worse of two verdicts: fail, then inconclusive, then
+// pass, then not checked.
 func worse(a, b Verdict) Verdict {
-	rank := func(v Verdict) int { return slices.Index([]Verdict{Pass, Inconclusive, Fail}, v) }
+	rank := func(v Verdict) int { return slices.Index([]Verdict{NotChecked, Pass, Inconclusive, Fail}, v) }
 	if rank(b) > rank(a) {
 		return b
 	}

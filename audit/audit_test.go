@@ -135,12 +135,8 @@ func TestLimitsSelectCriteria(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := r.Attributes[0].Verdict
-		if tc.limits.Empty() {
-			got = r.Attributes[0].CriterionVerdict(Accuracy)
-		}
-		if got != tc.want {
-			t.Errorf("limits %v: verdict %s, want %s", tc.limits, got, tc.want)
+		if got := r.Attributes[0].Verdict; got != tc.want || r.Verdict != tc.want {
+			t.Errorf("limits %v: verdict %s (report %s), want %s", tc.limits, got, r.Verdict, tc.want)
 		}
 	}
 }

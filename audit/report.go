@@ -58,7 +58,7 @@ type Report struct {
 	Classes         []string    `json:"classes"`
 	N               int         `json:"n"` // images audited
 	Attributes      []Attribute `json:"attributes"`
-	Verdict         Verdict     `json:"verdict"` // the worst verdict of any attribute
+	Verdict         Verdict     `json:"verdict"` // the worst verdict of any attribute; "not checked" without limits
 	Limits          Limits      `json:"limits"`
 	Significant     bool        `json:"significant"` // gaps judged by their intervals
 	MinSupport      int         `json:"min_support"`

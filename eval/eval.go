@@ -185,6 +185,9 @@ func Page(dir string, out *Outcome, o Options) (*report.Page, error) {
 	if ledger != nil {
 		p.Sections = append(p.Sections, ledger.Section())
 	}
+	if r, ok := auditSection(out, o); ok { // a run balanced by a column is audited by it
+		p.Sections = append(p.Sections, r.Section())
+	}
 	return p, nil
 }
 

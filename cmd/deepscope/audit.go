@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -129,10 +130,7 @@ func runAudit(cmd *cobra.Command, o auditOptions) (int, error) {
 	if err != nil {
 		return auditError, err
 	}
-	if out.Model.Info.MultiLabel {
-		return auditError, fmt.Errorf("%s is a multi-label model; audit measures single-label classifiers", o.dir)
-	}
-	r, err := auditOutcome(out, o.groupBy, audit.Config{Limits: limits, MinSupport: o.minSupport,
+	r, err := eval.Audit(out, o.groupBy, audit.Config{Limits: limits, MinSupport: o.minSupport,
 		MinClassSupport: o.minClassSupport, MaxWidth: o.maxWidth, Significant: o.significant,
 		Resamples: resamples, Seed: o.seed})
 	if err != nil {
@@ -165,31 +163,18 @@ func runAudit(cmd *cobra.Command, o auditOptions) (int, error) {
 		if err != nil {
 			return auditError, err
 		}
-		page.Sections = append(page.Sections, r.Section())
+		sec := r.Section() // replaces the page's own audit of a balanced run by the same column
+		page.Sections = slices.DeleteFunc(page.Sections, func(s report.Section) bool { return s.Title == sec.Title })
+		page.Sections = append(page.Sections, sec)
 		if err := report.WriteFile(o.reportPath, page); err != nil {
 			return auditError, err
 		}
 	}
-	if r.Verdict != audit.Pass {
+	if r.Verdict != audit.Pass && r.Verdict != audit.NotChecked {
 		printFailures(cmd.ErrOrStderr(), r)
 		return auditFail, nil
 	}
 	return auditPass, nil
-}
-
-// auditOutcome audits an evaluation by the columns of its data named in
-// groupBy.
-func auditOutcome(out *eval.Outcome, groupBy string, cfg audit.Config) (*audit.Report, error) {
-	ev := out.Eval
-	meta := make([]map[string]string, len(ev.Indices))
-	for i, idx := range ev.Indices {
-		meta[i] = out.Data.Items[idx].Meta
-	}
-	cols, err := audit.Columns(groupBy, meta)
-	if err != nil {
-		return nil, err
-	}
-	return audit.Run(audit.Data{Labels: ev.Labels, Probs: ev.Probs, Classes: out.Model.Info.Classes, Columns: cols}, cfg)
 }
 
 func printFailures(w io.Writer, r *audit.Report) {
