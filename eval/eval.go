@@ -13,6 +13,7 @@ import (
 	"math"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"time"
 
@@ -68,6 +69,9 @@ func Run(dir string, o Options) (*Outcome, error) {
 		split = "test"
 	}
 	sub := ds.Subset(split)
+	if sub.Len() == 0 && slices.Equal(ds.Splits(), []string{""}) {
+		sub = ds // a labelled folder without splits (another lab's images): measure all of it
+	}
 	if sub.Len() == 0 {
 		return nil, fmt.Errorf("eval: %s has no images in split %q (splits: %v)", path, split, ds.Splits())
 	}
