@@ -61,6 +61,7 @@ type batcher struct {
 	// Owned by the batcher goroutine.
 	model   *loaded
 	held    *job // an explain job that ended a gathering
+	last    int  // size of the last batch
 	xb, tta *tensor.Tensor
 }
 
@@ -150,6 +151,7 @@ func (b *batcher) run() {
 		if !first.explain {
 			b.gather(&batch, maxBatch, maxWait, &timer)
 		}
+		b.last = len(batch)
 		b.runJobs(batch)
 		clear(batch)
 	}
@@ -157,11 +159,11 @@ func (b *batcher) run() {
 
 // gather adds waiting prediction jobs to batch until it holds maxBatch or
 // maxWait has passed since the first; an explain job ends the gathering
-// and is held for the next round. Jobs already queued join at once; the
-// batcher waits for more only while other requests are being read and
-// decoded, since otherwise no image can arrive but a new request's, and
-// a lone request should not pay maxWait. Under load requests queue up
-// while a batch runs, so batches form either way.
+// and is held for the next round. Jobs already queued join at once. The
+// batcher then waits for more only when some may come: other requests are
+// being read and decoded, or the last batch held several images (clients
+// that sent together answer together). A lone client thus does not pay
+// maxWait on every request, while concurrent ones still share batches.
 func (b *batcher) gather(batch *[]*job, maxBatch int, maxWait time.Duration, timer **time.Timer) {
 	add := func(j *job) bool {
 		if j.explain {
@@ -181,7 +183,7 @@ func (b *batcher) gather(batch *[]*job, maxBatch int, maxWait time.Duration, tim
 			return
 		}
 	}
-	if len(*batch) >= maxBatch || maxWait <= 0 || b.s.arriving.Load() == 0 {
+	if len(*batch) >= maxBatch || maxWait <= 0 || b.last <= 1 && b.s.arriving.Load() == 0 {
 		return
 	}
 	if *timer == nil {

@@ -20,9 +20,9 @@
 // use). Handlers decode and prepare images in parallel and hand them to it
 // through a bounded queue; it gathers what is waiting into one batch, up to
 // MaxBatch images or MaxWait after the first, as Triton's dynamic batcher
-// does, and runs one forward pass for the whole batch. It waits only while
-// other requests are still being read and decoded, so a lone request is
-// not delayed by MaxWait. When the queue is
+// does, and runs one forward pass for the whole batch. It waits only when
+// more images may come (requests still being decoded, or a last batch of
+// several), so a lone client is not delayed by MaxWait on every request. When the queue is
 // full a request is refused at once with 503 and Retry-After rather than
 // left to wait. A new model version is swapped in between two batches, so
 // a reload drops no request.
