@@ -62,9 +62,11 @@ func newServeCmd() *cobra.Command {
   POST /v1/reload    reload RUN/best.safetensors (also done when the file changes)
   GET  /healthz, /readyz, /metrics (Prometheus), and / (a web page)
 
-Concurrent requests are batched: images wait up to --max-wait for others still
-being read, up to --max-batch per forward pass; when --queue images are waiting, requests get 503 at
-once. SIGINT or SIGTERM stops the server after the requests in flight.
+Concurrent requests are batched, up to --max-batch images per forward pass; an
+image waits up to --max-wait for others when more may come. When --queue images
+are waiting, requests get 503 at once. SIGINT or SIGTERM stops the server after
+the requests in flight. The drift reference is built from the run's validation
+images the first time and kept in RUN/drift.json.
 
   curl -H 'Content-Type: image/png' --data-binary @cell.png localhost:8080/v1/predict
   curl -F image=@a.png -F image=@b.png localhost:8080/v1/predict`,
@@ -105,7 +107,7 @@ once. SIGINT or SIGTERM stops the server after the requests in flight.
 	f.StringVar(&cfg.Dir, "model", "", "run directory (required)")
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.IntVar(&cfg.MaxBatch, "max-batch", 32, "images per forward pass")
-	f.DurationVar(&cfg.MaxWait, "max-wait", 5*time.Millisecond, "how long the first image of a batch waits for others still being decoded (0: only those already queued)")
+	f.DurationVar(&cfg.MaxWait, "max-wait", 5*time.Millisecond, "how long the first image of a batch may wait for others (0: only those already queued)")
 	f.IntVar(&cfg.Queue, "queue", 256, "images waiting for the model before requests get 503")
 	f.Var(&maxBody, "max-body", "largest request body (KB, MB, GB)")
 	f.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "time a request may take, reading the body included")
