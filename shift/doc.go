@@ -13,9 +13,9 @@
 //
 // To counter, Preparation is a run's deterministic preparation of every
 // image, applied alike in training, evaluation, prediction and serving:
-// stain normalisation to a target fitted on the training images (Reinhard
-// or Macenko) and cell-centred cropping at a set multiple of the nucleus's
-// size (transform.CellCrop), which makes the magnification of the input
-// stop mattering. Strong stain and colour augmentation (train's "strong"
+// cell-centred cropping at a set multiple of the nucleus's size
+// (transform.CellCrop), which makes the magnification of the input stop
+// mattering, and stain normalisation to a target fitted on the training
+// images (Reinhard or Macenko). Strong stain and colour augmentation (train's "strong"
 // preset) is the third tool; Preparation leaves it to the training loop.
 package shift

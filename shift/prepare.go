@@ -13,10 +13,13 @@ var StainMethods = []string{"reinhard", "macenko"}
 
 // Preparation is a run's fixed preparation of every image against
 // lab-to-lab shift, applied before the run's crop and resize in training,
-// evaluation, prediction and serving alike: first stain normalisation to a
-// target fitted on training images, then cell-centred cropping. It is a
-// data.Transform (rng is not used) and marshals to JSON with its fitted
-// target, so a run directory holds all it needs.
+// evaluation, prediction and serving alike: first the cell-centred crop,
+// then stain normalisation to a target fitted on cropped training images.
+// The order matters: Reinhard and Macenko match statistics of the whole
+// image, which depend on how much of the frame the cell fills, so on
+// uncropped images a change of magnification would change the colours
+// too. It is a data.Transform (rng is not used) and marshals to JSON with
+// its fitted target, so a run directory holds all it needs.
 type Preparation struct {
 	// Stain is "reinhard", "macenko" or "" (none).
 	Stain    string              `json:"stain,omitempty"`
@@ -52,9 +55,17 @@ func NewPreparation(stain string, cellCrop float64, size int) (*Preparation, err
 	return p, nil
 }
 
-// Fit fits the stain target to refs (whole training images, as decoded).
-// A Preparation without stain normalisation needs no fit.
+// Fit fits the stain target to refs (training images, as decoded), after
+// the cell crop when there is one. A Preparation without stain
+// normalisation needs no fit.
 func (p *Preparation) Fit(refs []*tensor.Tensor) error {
+	if p.CellCrop > 0 && p.Stain != "" {
+		cropped := make([]*tensor.Tensor, 0, len(refs))
+		for _, r := range refs {
+			cropped = append(cropped, p.crop(r))
+		}
+		refs = cropped
+	}
 	switch p.Stain {
 	case "reinhard":
 		p.Reinhard = &transform.Reinhard{}
@@ -77,39 +88,46 @@ func (p *Preparation) Fitted() bool {
 	return true
 }
 
-// Apply prepares one image [H, W, C]. Grey images skip the stain step.
+// Apply prepares one image [H, W, C]. Grey images are returned as they
+// are (both steps need colour).
 // It panics if the stain target is not fitted (a programmer error: Fit
 // first, or read the Preparation from a run).
 func (p *Preparation) Apply(img *tensor.Tensor, _ *rand.Rand) *tensor.Tensor {
 	if !p.Fitted() {
 		panic("shift: Preparation.Apply before Fit")
 	}
-	rgb := img.Dims() == 3 && img.Dim(2) == 3
-	if rgb {
-		switch p.Stain {
-		case "reinhard":
-			img = p.Reinhard.Apply(img, nil)
-		case "macenko":
-			img = p.Macenko.Apply(img, nil)
-		}
+	if img.Dims() != 3 || img.Dim(2) != 3 {
+		return img
 	}
-	if p.CellCrop > 0 && rgb {
-		img = transform.CellCrop{Scale: p.CellCrop, Size: p.Size}.Apply(img, nil)
+	img = p.crop(img)
+	switch p.Stain {
+	case "reinhard":
+		img = p.Reinhard.Apply(img, nil)
+	case "macenko":
+		img = p.Macenko.Apply(img, nil)
 	}
 	return img
+}
+
+// crop applies the cell crop, if any, to an RGB image.
+func (p *Preparation) crop(img *tensor.Tensor) *tensor.Tensor {
+	if p.CellCrop == 0 || img.Dims() != 3 || img.Dim(2) != 3 {
+		return img
+	}
+	return transform.CellCrop{Scale: p.CellCrop, Size: p.Size}.Apply(img, nil)
 }
 
 // String describes the preparation for logs.
 func (p *Preparation) String() string {
 	s := ""
-	if p.Stain != "" {
-		s = p.Stain + " stain normalisation"
-	}
 	if p.CellCrop > 0 {
+		s = fmt.Sprintf("a cell crop of %g nucleus diameters at %d px", p.CellCrop, p.Size)
+	}
+	if p.Stain != "" {
 		if s != "" {
 			s += ", then "
 		}
-		s += fmt.Sprintf("a cell crop of %g nucleus diameters at %d px", p.CellCrop, p.Size)
+		s += p.Stain + " stain normalisation"
 	}
 	return s
 }
