@@ -71,15 +71,17 @@ func TestWrite(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
+		split    string
 		fraction float64
 		want     map[string]int
 	}{
-		{"paired", 1, map[string]int{"original": nTest, "site": nTest, "rescale:2": nTest}},
-		{"second site", 0.5, nil}, // checked below: every image once
+		{"paired", "test", 1, map[string]int{"original": nTest, "site": nTest, "rescale:2": nTest}},
+		{"second site", "", 0.5, nil}, // checked below: every image once
+		{"two-site training set", "all", 0.5, nil},
 	}
 	for _, tc := range tests {
 		out := t.TempDir()
-		sum, err := Write(ds, out, Config{Shifts: shifts, Fraction: tc.fraction, Column: "lab", Seed: 4, Workers: 2})
+		sum, err := Write(ds, out, Config{Split: tc.split, Shifts: shifts, Fraction: tc.fraction, Column: "lab", Seed: 4, Workers: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,10 +91,17 @@ func TestWrite(t *testing.T) {
 		}
 		count := map[string]int{}
 		sources := map[string]int{}
+		wantN := nTest
+		if tc.split == "all" {
+			wantN = ds.Len()
+			if got, want := back.Splits(), ds.Splits(); strings.Join(got, ",") != strings.Join(want, ",") || back.Subset("train").Len() != ds.Subset("train").Len() {
+				t.Errorf("%s: splits %v, want the source's %v", tc.name, got, want)
+			}
+		}
 		for _, it := range back.Items {
 			count[it.Meta["lab"]]++
 			sources[it.Meta["source"]]++
-			if it.Split != "test" || it.Meta["site"] != "site1" {
+			if tc.split != "all" && it.Split != "test" || it.Meta["site"] != "site1" {
 				t.Errorf("%s: item %+v lost its split or metadata", tc.name, it)
 			}
 		}
@@ -103,11 +112,11 @@ func TestWrite(t *testing.T) {
 				}
 			}
 		} else {
-			if len(back.Items) != nTest || len(sources) != nTest {
-				t.Errorf("%s: %d images from %d sources, want each of %d once", tc.name, len(back.Items), len(sources), nTest)
+			if len(back.Items) != wantN || len(sources) != wantN {
+				t.Errorf("%s: %d images from %d sources, want each of %d once", tc.name, len(back.Items), len(sources), wantN)
 			}
-			if shifted := count["site"] + count["rescale:2"]; math.Abs(float64(shifted)-0.5*float64(nTest)) > 8 {
-				t.Errorf("%s: %d of %d images shifted, want about half", tc.name, shifted, nTest)
+			if shifted := count["site"] + count["rescale:2"]; math.Abs(float64(shifted)-0.5*float64(wantN)) > 8 {
+				t.Errorf("%s: %d of %d images shifted, want about half", tc.name, shifted, wantN)
 			}
 		}
 		readme, err := os.ReadFile(filepath.Join(out, ReadmeName))

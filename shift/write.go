@@ -23,7 +23,7 @@ import (
 
 // Config says which copies Write makes.
 type Config struct {
-	Split  string  // split of the source to copy; "test" when empty, "all" for every image
+	Split  string  // split of the source to copy; "test" when empty, "all" for every image (keeping its split)
 	Shifts []Shift // at least one
 	// Fraction in (0, 1) shifts that share of the images (drawn per class,
 	// seeded), split evenly among the shifts, and keeps the rest unshifted:
@@ -52,10 +52,11 @@ const ReadmeName = "README.txt"
 // out (created; files already there are replaced): images under
 // out/<group>/<the source's path>.png (":" in a group's folder name
 // becomes "-"), and out/manifest.csv listing them
-// with the columns path, label, split (always "test": the copies exist
-// to test on), the source's metadata columns, cfg.Column (the group) and
-// "source" (the original image). A source column named like cfg.Column is
-// an error. Images must be RGB.
+// with the columns path, label, split ("test": the copies of one split
+// exist to test on; with Split "all" each image keeps its own, so that a
+// simulated two-site training set can be made), the source's metadata
+// columns, cfg.Column (the group) and "source" (the original image). A
+// source column named like cfg.Column is an error. Images must be RGB.
 func Write(ds *data.Dataset, out string, cfg Config) (*Summary, error) {
 	if err := cfg.check(ds); err != nil {
 		return nil, err
@@ -233,7 +234,11 @@ func (cfg *Config) write(src *data.Dataset, out string, jb job) (data.Item, erro
 			meta[k] = v
 		}
 	}
-	return data.Item{Path: rel, Label: it.Label, Split: data.Test, Meta: meta}, nil
+	split := data.Test
+	if cfg.Split == "all" {
+		split = it.Split
+	}
+	return data.Item{Path: rel, Label: it.Label, Split: split, Meta: meta}, nil
 }
 
 // encode writes an image [H, W, 3] in [0, 1] as 8-bit PNG or JPEG.

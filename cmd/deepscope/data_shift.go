@@ -35,10 +35,13 @@ show what each shift costs a model. Shifts (fixed, so a name rebuilds the same s
 With --fraction 1 (the default) every image appears unshifted (group "original") and
 once per shift. With --fraction F in (0, 1) a share F of each class is shifted (split
 evenly among the shifts) and the rest kept, each image once: a simulated second site.
+Copies are listed in the test split; with --split all every image is copied and keeps
+its split, which makes a simulated two-site training set (for train --balance-by site).
 The images come from one lab; the copies simulate others and say nothing about real
 accuracy elsewhere (DIR/README.txt says so too).`,
 		Example: `  deepscope data shift --data ../shared/data/pbc --out pbc-shifted --shifts rescale:2,rescale:0.6,restain,relight,site
-  deepscope data shift --data ../shared/data/pbc --out pbc-site2 --shifts site --fraction 0.5`,
+  deepscope data shift --data ../shared/data/pbc --out pbc-site2 --shifts site --fraction 0.5
+  deepscope data shift --data ../shared/data/pbc --out pbc-2site --shifts site --fraction 0.25 --split all`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dataPath == "" || out == "" {
@@ -72,7 +75,7 @@ accuracy elsewhere (DIR/README.txt says so too).`,
 	f.StringVar(&dataPath, "data", "", "dataset: class folders, a CSV manifest or a folder holding split.csv (required)")
 	f.StringVar(&out, "out", "", "output directory (required)")
 	f.StringVar(&shifts, "shifts", "site", "comma-separated shifts: "+shift.Names)
-	f.StringVar(&cfg.Split, "split", "test", `split to copy ("all": every image)`)
+	f.StringVar(&cfg.Split, "split", "test", `split to copy ("all": every image, each keeping its split)`)
 	f.Float64Var(&cfg.Fraction, "fraction", 1, "share of each class to shift; 1: every image unshifted and once per shift")
 	f.StringVar(&cfg.Column, "column", "site", "manifest column naming each image's group")
 	f.StringVar(&cfg.Format, "format", "png", "image format: png or jpg")
