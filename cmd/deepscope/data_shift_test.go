@@ -10,7 +10,7 @@ import (
 )
 
 func TestDataShift(t *testing.T) {
-	m, err := synth.Generate(filepath.Join(t.TempDir(), "cells"), synth.Config{N: 40, Size: 16, Seed: 1, Sites: 1})
+	m, err := synth.Generate(filepath.Join(t.TempDir(), "cells"), synth.Config{N: 80, Size: 16, Seed: 1, Sites: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
