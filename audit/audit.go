@@ -157,6 +157,7 @@ func auditColumn(d Data, col Column, pred []int, cfg Config) (*Attribute, error)
 		a.Groups = append(a.Groups, grp)
 	}
 	a.Gaps = gaps(a.Groups, cs, boot, cfg)
+	a.ClassMix = classMix(a.Groups)
 	a.Verdict = NotChecked
 	for _, c := range Criteria {
 		a.Verdict = worse(a.Verdict, a.CriterionVerdict(c))

@@ -113,6 +113,9 @@ func TestHand(t *testing.T) {
 	if r.Verdict != Fail {
 		t.Errorf("verdict %s, want fail", r.Verdict)
 	}
+	if a.ClassMix != 0 {
+		t.Errorf("class mix distance %v between groups of 20 and 20 each", a.ClassMix)
+	}
 	if f := r.Failures(); len(f) != 3 {
 		t.Errorf("failures %q, want 3", f)
 	}
@@ -278,6 +281,14 @@ func TestWideIntervalNotJudged(t *testing.T) {
 	b := r.Attributes[0].Groups[1]
 	if b.Classes[1].TPRJudged || !b.Classes[0].TPRJudged {
 		t.Errorf("group b: pos TPR (4 images) judged %v, neg TPR (36 images) judged %v", b.Classes[1].TPRJudged, b.Classes[0].TPRJudged)
+	}
+	// a is half positive, b a tenth: total variation 0.4, worth a note.
+	if cm := r.Attributes[0].ClassMix; !near(cm, 0.4) {
+		t.Errorf("class mix distance %v, want 0.4", cm)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteText(&buf); err != nil || !strings.Contains(buf.String(), "class mixes differ") {
+		t.Errorf("no class-mix note in the text (%v)", err)
 	}
 }
 

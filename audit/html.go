@@ -42,6 +42,9 @@ func (r *Report) Section() report.Section {
 		}
 		b.WriteString(string(report.Table(header, rows)))
 		b.WriteString(string(report.Table([]string{"criterion", "worst class", "gap [95% CI]", "ratio", "lowest / highest", "verdict"}, a.gapRows())))
+		if note := a.classMixNote(); note != "" {
+			p("Note: %s.", note)
+		}
 	}
 	return report.Section{Title: "Audit by " + r.names(), Body: template.HTML(b.String())}
 }

@@ -76,6 +76,34 @@ type Attribute struct {
 	Groups  []Group `json:"groups"` // sorted by name
 	Gaps    []Gap   `json:"gaps"`   // per criterion, then per class
 	Verdict Verdict `json:"verdict"`
+	// ClassMix is the largest total variation distance between the class
+	// distributions of two judged groups (0: the same mix of classes).
+	// Above ClassMixNote, a demographic parity gap reflects the
+	// prevalence of the classes as well as the model.
+	ClassMix float64 `json:"class_mix_distance"`
+}
+
+// ClassMixNote is the class-mix distance above which reports warn that
+// demographic parity compares groups with different class prevalences.
+const ClassMixNote = 0.05
+
+// classMix returns the largest total variation distance between the class
+// distributions of the judged groups.
+func classMix(groups []Group) float64 {
+	var worst float64
+	for i, a := range groups {
+		for _, b := range groups[i+1:] {
+			if !a.Judged || !b.Judged {
+				continue
+			}
+			var tv float64
+			for c := range a.Classes {
+				tv += math.Abs(float64(a.Classes[c].Positives)/float64(a.Support) - float64(b.Classes[c].Positives)/float64(b.Support))
+			}
+			worst = math.Max(worst, tv/2)
+		}
+	}
+	return worst
 }
 
 // Group holds the measures of one group.

@@ -110,6 +110,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(tw, "  %s\t\n", strings.Join(row, "\t"))
 		}
 		tw.Flush()
+		if note := a.classMixNote(); note != "" {
+			ew.printf("  note: %s\n", note)
+		}
 		ew.printf("  %s: %s\n", a.Name, strings.ToUpper(string(a.Verdict)))
 	}
 	ew.printf("\nverdict: %s\n", strings.ToUpper(string(r.Verdict)))
@@ -145,6 +148,15 @@ func (a *Attribute) gapRows() [][]string {
 		rows = append(rows, []string{criterionTitle[c], class, gap, fmtNum(g.Ratio.Value), g.Low + " / " + g.High, string(v)})
 	}
 	return rows
+}
+
+// classMixNote warns when the groups' class mixes differ enough to make
+// demographic parity a comparison of prevalences; "" otherwise.
+func (a *Attribute) classMixNote() string {
+	if a.ClassMix <= ClassMixNote {
+		return ""
+	}
+	return fmt.Sprintf("the groups' class mixes differ (total variation %.3f), so demographic parity gaps reflect how common each class is in each group, not only the model", a.ClassMix)
 }
 
 // Failures lists, for messages, each failing criterion of each attribute
