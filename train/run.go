@@ -118,9 +118,6 @@ func start(cfg Config, opt Options) (*session, loopState, error) {
 		if ds.MultiLabel {
 			return nil, loopState{}, fmt.Errorf("train: balance_by %q: group balancing is for single-label data", cfg.BalanceBy)
 		}
-		if cfg.DP { // per-image clipping would undo the weights, and weighting after it would change the noise's calibration
-			return nil, loopState{}, fmt.Errorf("train: balance_by %q does not combine with dp", cfg.BalanceBy)
-		}
 		if cfg.GroupWeights, err = GroupWeights(trainDS, cfg.BalanceBy); err != nil {
 			return nil, loopState{}, err
 		}
