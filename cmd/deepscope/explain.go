@@ -423,8 +423,7 @@ func runSanity(cmd *cobra.Command, m *train.Model, f *explainFlags, args []strin
 		}
 	}
 	info := m.Info
-	fresh, err := models.New(info.Config.Model, rand.New(rand.NewPCG(f.o.Seed, 0x5a17)),
-		models.Spec{Classes: len(info.Classes), InChannels: info.Channels, Size: info.Config.Size, Dropout: info.Config.Dropout})
+	fresh, err := models.New(info.Config.Model, rand.New(rand.NewPCG(f.o.Seed, 0x5a17)), info.ModelSpec())
 	if err != nil {
 		return err
 	}
