@@ -7,36 +7,18 @@ import (
 	"github.com/deepscope/deepscope/tensor"
 )
 
-// The element-wise pieces that the composite blocks need between layers:
-// residual additions, the ReLU after them, and their gradients. Each loops
-// over contiguous values in parallel chunks.
+// The pieces the composite blocks need between layers: residual additions
+// and channel concatenation, over contiguous values in parallel chunks.
 
 const grain = 1 << 14 // elements per parallel chunk, large enough to amortise the hand-off
 
-// addInto sets out = a + b.
+// addInto sets out = a + b: tensor.Add's vector kernel over parallel chunks.
 func addInto(out, a, b *tensor.Tensor) {
 	o, x, y := out.Values(), a.Values(), b.Values()
 	if len(x) != len(o) || len(y) != len(o) {
 		panic(fmt.Sprintf("models: add of %v and %v into %v", a.Shape, b.Shape, out.Shape))
 	}
-	tensor.Parallel(len(o), grain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			o[i] = x[i] + y[i]
-		}
-	})
-}
-
-// accumulate sets dst += src.
-func accumulate(dst, src *tensor.Tensor) {
-	d, s := dst.Values(), src.Values()
-	if len(d) != len(s) {
-		panic(fmt.Sprintf("models: accumulate %v into %v", src.Shape, dst.Shape))
-	}
-	tensor.Parallel(len(d), grain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			d[i] += s[i]
-		}
-	})
+	tensor.Parallel(len(o), grain, func(lo, hi int) { tensor.Add(o[lo:hi], x[lo:hi], y[lo:hi]) })
 }
 
 // concatChannels sets out = [a | b] along the last (channel) axis of

@@ -103,7 +103,7 @@ func (u *UNet) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	}
 	for i := len(u.Downs) - 1; i >= 0; i-- {
 		d = u.Downs[i].Backward(d)
-		accumulate(d, dskips[len(u.Ups)-1-i])
+		addInto(d, d, dskips[len(u.Ups)-1-i])
 	}
 	return u.Inc.Backward(d)
 }

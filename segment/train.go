@@ -1,8 +1,6 @@
 package segment
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,9 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
-	"github.com/deepscope/deepscope/data"
+	"github.com/deepscope/deepscope/jsonl"
 	"github.com/deepscope/deepscope/nn"
 	"github.com/deepscope/deepscope/optim"
 	"github.com/deepscope/deepscope/progress"
@@ -341,7 +340,7 @@ func (tr *trainer) loadCheckpoint() (loopState, error) {
 	}
 	var own, opt []nn.NamedTensor
 	for _, t := range sd {
-		if name, ok := cutPrefix(t.Name, "optim."); ok {
+		if name, ok := strings.CutPrefix(t.Name, "optim."); ok {
 			t.Name = name
 			opt = append(opt, t)
 		} else {
@@ -357,46 +356,13 @@ func (tr *trainer) loadCheckpoint() (loopState, error) {
 	return st, nil
 }
 
-func cutPrefix(s, p string) (string, bool) {
-	if len(s) >= len(p) && s[:len(p)] == p {
-		return s[len(p):], true
-	}
-	return s, false
-}
-
 // ReadMetrics reads every EpochLog of a run.
 func ReadMetrics(dir string) ([]EpochLog, error) {
-	b, err := os.ReadFile(filepath.Join(dir, MetricsFile))
-	if os.IsNotExist(err) {
-		return nil, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("segment: %w", err)
-	}
-	var out []EpochLog
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for n := 1; sc.Scan(); n++ {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		var e EpochLog
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return out, fmt.Errorf("segment: %s line %d: %w", filepath.Join(dir, MetricsFile), n, err)
-		}
-		out = append(out, e)
-	}
-	return out, nil
+	return jsonl.ReadFile[EpochLog](filepath.Join(dir, MetricsFile))
 }
 
 func writeMetrics(dir string, logs []EpochLog) error {
-	var buf bytes.Buffer
-	for _, l := range logs {
-		b, err := json.Marshal(l)
-		if err != nil {
-			return err
-		}
-		buf.Write(append(b, '\n'))
-	}
-	return data.WriteFileAtomic(filepath.Join(dir, MetricsFile), buf.Bytes())
+	return jsonl.WriteFile(filepath.Join(dir, MetricsFile), logs)
 }
 
 func (tr *trainer) appendMetrics(l EpochLog) error {

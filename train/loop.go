@@ -159,11 +159,8 @@ func (s *session) endEpoch(st *loopState, seconds, rate float64) error {
 	} else {
 		st.Bad++
 	}
-	logs, err := ReadMetrics(s.opt.Out)
-	if err != nil {
-		return err
-	}
-	if err := writeMetrics(s.opt.Out, append(logs, l)); err != nil {
+	s.logs = append(s.logs, l)
+	if err := writeMetrics(s.opt.Out, s.logs); err != nil {
 		return err
 	}
 	for tag, v := range map[string]float64{"train/epoch_loss": l.TrainLoss, "val/loss": l.ValLoss,

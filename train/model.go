@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/deepscope/deepscope/models"
 	"github.com/deepscope/deepscope/nn"
@@ -45,7 +46,7 @@ func Load(dir string) (*Model, error) {
 		}
 		var model []nn.NamedTensor
 		for _, t := range sd {
-			if _, opt := cutPrefix(t.Name, "optim."); !opt {
+			if _, opt := strings.CutPrefix(t.Name, "optim."); !opt {
 				model = append(model, t)
 			}
 		}

@@ -64,6 +64,7 @@ type session struct {
 	bce   nn.BCEWithLogits
 	tb    *tboard.Writer
 	log   io.Writer
+	logs  []EpochLog // metrics.jsonl as written so far
 	spe   int      // steps per epoch
 	dp    *dpState // nil unless Config.DP
 }
@@ -210,6 +211,7 @@ func start(cfg Config, opt Options) (*session, loopState, error) {
 		if err := writeMetrics(opt.Out, kept); err != nil {
 			return nil, loopState{}, err
 		}
+		s.logs = kept
 		fmt.Fprintf(log, "resuming %s at epoch %d, batch %d (step %d)\n", opt.Out, st.Epoch+1, st.Batch, st.Step)
 	} else {
 		if err := writeMetrics(opt.Out, nil); err != nil {

@@ -1,8 +1,6 @@
 package train
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/deepscope/deepscope/data"
+	"github.com/deepscope/deepscope/jsonl"
 	"github.com/deepscope/deepscope/nn"
 	"github.com/deepscope/deepscope/shift"
 )
@@ -108,39 +108,13 @@ type EpochLog struct {
 
 // ReadMetrics reads every EpochLog of a run.
 func ReadMetrics(dir string) ([]EpochLog, error) {
-	b, err := os.ReadFile(filepath.Join(dir, MetricsFile))
-	if os.IsNotExist(err) {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	var out []EpochLog
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for n := 1; sc.Scan(); n++ {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		var e EpochLog
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return out, fmt.Errorf("train: %s line %d: %w", filepath.Join(dir, MetricsFile), n, err)
-		}
-		out = append(out, e)
-	}
-	return out, nil
+	return jsonl.ReadFile[EpochLog](filepath.Join(dir, MetricsFile))
 }
 
 // writeMetrics rewrites metrics.jsonl with logs (atomically), so that a run
 // resumed from a checkpoint drops the lines of epochs it will redo.
 func writeMetrics(dir string, logs []EpochLog) error {
-	var buf bytes.Buffer
-	for _, l := range logs {
-		b, err := json.Marshal(l)
-		if err != nil {
-			return err
-		}
-		buf.Write(append(b, '\n'))
-	}
-	return data.WriteFileAtomic(filepath.Join(dir, MetricsFile), buf.Bytes())
+	return jsonl.WriteFile(filepath.Join(dir, MetricsFile), logs)
 }
 
 // loopState is where the loop stands; a checkpoint stores it as metadata.
@@ -188,7 +162,7 @@ func loadCheckpoint(dir string, m nn.Module, opt interface {
 	}
 	var model, optState []nn.NamedTensor
 	for _, t := range sd {
-		if name, ok := cutPrefix(t.Name, "optim."); ok {
+		if name, ok := strings.CutPrefix(t.Name, "optim."); ok {
 			t.Name = name
 			optState = append(optState, t)
 		} else {
@@ -202,13 +176,6 @@ func loadCheckpoint(dir string, m nn.Module, opt interface {
 		return st, fmt.Errorf("train: %s: %w", path, err)
 	}
 	return st, nil
-}
-
-func cutPrefix(s, p string) (string, bool) {
-	if len(s) >= len(p) && s[:len(p)] == p {
-		return s[len(p):], true
-	}
-	return s, false
 }
 
 // saveBest writes the model's weights to dir/best.safetensors.

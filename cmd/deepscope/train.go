@@ -46,10 +46,8 @@ stopped, exactly where it stopped.`,
   deepscope train --data ../shared/data/pbc --size 28 --crop 0.556 --dp --target-epsilon 8 --delta 1e-5 --max-grad-norm 1 --out runs/pbc28-dp`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if resume {
-				if out == "" {
-					return fmt.Errorf("train: --resume needs --out RUN (or pass the run as --resume's argument)")
-				}
+			if resume && out == "" {
+				return fmt.Errorf("train: --resume needs --out RUN")
 			}
 			cfg := train.Defaults()
 			if configFile != "" {
