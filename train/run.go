@@ -65,8 +65,8 @@ type session struct {
 	tb    *tboard.Writer
 	log   io.Writer
 	logs  []EpochLog // metrics.jsonl as written so far
-	spe   int      // steps per epoch
-	dp    *dpState // nil unless Config.DP
+	spe   int        // steps per epoch
+	dp    *dpState   // nil unless Config.DP
 }
 
 // Run trains a model as cfg says, writing the run directory opt.Out. With

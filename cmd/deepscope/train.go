@@ -42,7 +42,7 @@ reads the options as JSON (the "config" object of a run.json works); flags given
 on the command line win over the file. --resume RUN continues a run that was
 stopped, exactly where it stopped.`,
 		Example: `  deepscope train --data ../shared/data/pbc --size 28 --crop 0.556 --out runs/pbc28
-  deepscope train --resume runs/pbc28
+  deepscope train --resume --out runs/pbc28
   deepscope train --data ../shared/data/pbc --size 28 --crop 0.556 --dp --target-epsilon 8 --delta 1e-5 --max-grad-norm 1 --out runs/pbc28-dp`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
