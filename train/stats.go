@@ -2,10 +2,11 @@ package train
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 
 	"github.com/deepscope/deepscope/data"
+	"github.com/deepscope/deepscope/tensor"
+	"github.com/deepscope/deepscope/transform"
 )
 
 // statImages is how many training images channelStats measures: enough for
@@ -28,32 +29,25 @@ func channelStats(ds *data.Dataset, pre data.Preprocess, seed uint64) (mean, std
 	if err != nil {
 		return nil, nil, err
 	}
-	var sum, sq []float64
-	var n int
-	for b, err := range l.Epoch(0, 0) {
-		if err != nil {
-			return nil, nil, err
+	// Each batch [B, H, W, C] is fed to the statistics as one tall image.
+	var loadErr error
+	batches := func(yield func(*tensor.Tensor) bool) {
+		for b, err := range l.Epoch(0, 0) {
+			if err != nil {
+				loadErr = err
+				return
+			}
+			if !yield(b.X.Reshape(-1, b.X.Dim(2), b.X.Dim(3))) {
+				return
+			}
 		}
-		c := b.X.Dim(-1)
-		if sum == nil {
-			sum, sq = make([]float64, c), make([]float64, c)
-		}
-		for i, v := range b.X.Values() {
-			sum[i%c] += float64(v)
-			sq[i%c] += float64(v) * float64(v)
-		}
-		n += b.X.Len() / c
 	}
-	if n == 0 {
-		return nil, nil, fmt.Errorf("train: no training pixels to measure")
+	mean, std, err = transform.ChannelStats(batches)
+	if loadErr != nil {
+		return nil, nil, loadErr
 	}
-	for k := range sum {
-		m := sum[k] / float64(n)
-		s := math.Sqrt(math.Max(sq[k]/float64(n)-m*m, 0))
-		if s < 1e-3 {
-			s = 1
-		}
-		mean, std = append(mean, float32(m)), append(std, float32(s))
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: channel statistics: %w", err)
 	}
 	return mean, std, nil
 }
