@@ -89,6 +89,10 @@ func (s *session) loop(ctx context.Context, st loopState) (*Summary, error) {
 		if err := s.checkpoint(st); err != nil {
 			return nil, err
 		}
+		if !st.Done && s.opt.EpochHook != nil && s.opt.EpochHook(s.logs[len(s.logs)-1]) {
+			sum.Stopped = "paused"
+			break
+		}
 	}
 	sum.Epochs, sum.BestEpoch, sum.Best = st.Epoch, st.BestEpoch, st.Best
 	sum.Seconds = st.Elapsed

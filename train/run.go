@@ -31,6 +31,12 @@ type Options struct {
 	// StepHook, when set, is called after every optimizer step with the
 	// number of steps taken so far.
 	StepHook func(step int)
+	// EpochHook, when set, is called after every epoch's validation and
+	// checkpoint with that epoch's metrics; returning true ends the run
+	// there (Summary.Stopped "paused"). The run is not done: resuming it
+	// continues with the next epoch, as a search that pauses and later
+	// promotes a trial needs.
+	EpochHook func(l EpochLog) (pause bool)
 }
 
 // Summary is what Run reports when it ends.
@@ -40,7 +46,7 @@ type Summary struct {
 	Best      float64 // its validation score (the monitored metric; loss is negated)
 	Seconds   float64 // training wall time, resumed parts included
 	ImgPerSec float64 // training images per second
-	Stopped   string  // why training ended: "epochs", "early stopping" or "interrupted"
+	Stopped   string  // why training ended: "epochs", "early stopping", "privacy budget" or "paused"
 }
 
 // ErrInterrupted is returned when Options.StopAfterSteps or a cancelled

@@ -130,6 +130,34 @@ func TestResumeIsExact(t *testing.T) {
 	}
 }
 
+// TestPauseAtEpochThenResume pauses a run through Options.EpochHook after
+// its first epoch, resumes it, and checks that it ends where an
+// uninterrupted run does: what a search that promotes trials relies on.
+func TestPauseAtEpochThenResume(t *testing.T) {
+	manifest := tinyData(t)
+	ref := t.TempDir()
+	if _, err := Run(context.Background(), tinyConfig(manifest), Options{Out: ref}); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	var seen []int
+	sum, err := Run(context.Background(), tinyConfig(manifest), Options{Out: out, EpochHook: func(l EpochLog) bool {
+		seen = append(seen, l.Epoch)
+		return l.Epoch == 1
+	}})
+	if err != nil || sum.Stopped != "paused" || sum.Epochs != 1 || len(seen) != 1 {
+		t.Fatalf("paused run: summary %+v, hook saw epochs %v, err %v", sum, seen, err)
+	}
+	sum, err = Run(context.Background(), Config{}, Options{Out: out, Resume: true})
+	if err != nil || sum.Stopped != "epochs" {
+		t.Fatalf("resumed run: summary %+v, err %v", sum, err)
+	}
+	same, err := sameTensors(filepath.Join(ref, CheckpointFile), filepath.Join(out, CheckpointFile))
+	if err != nil || !same {
+		t.Errorf("paused after epoch 1 and resumed: final state differs from the uninterrupted run (%v)", err)
+	}
+}
+
 // TestResumeAfterSIGKILL kills a training process with SIGKILL mid-epoch,
 // resumes its run, and compares with an uninterrupted run.
 func TestResumeAfterSIGKILL(t *testing.T) {
