@@ -1,0 +1,503 @@
+package tune
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/deepscope/deepscope/data"
+	"github.com/deepscope/deepscope/jsonl"
+	"github.com/deepscope/deepscope/tensor"
+	"github.com/deepscope/deepscope/train"
+)
+
+// Options describe a search. The fields with JSON names are stored in
+// search.json, so that a resumed search goes on as it started.
+type Options struct {
+	Strategy string       `json:"strategy"` // random, grid or asha (random sampling, early stopping by ASHA)
+	Space    Space        `json:"space"`
+	Base     train.Config `json:"base"`   // the config every trial starts from; its Data is the dataset
+	Trials   int          `json:"trials"` // trials to start; 0: until the budget is spent (grid: the whole grid)
+	// Budget is the wall time the search may take, resumed parts included;
+	// when it is spent, no trial starts and running ones are cancelled.
+	// 0: no limit.
+	Budget     time.Duration `json:"budget"`
+	Parallel   int           `json:"parallel"`    // trials at once; 1 when zero
+	Threads    int           `json:"threads"`     // kernel threads in all, shared by the parallel trials; 0: tensor.Threads()
+	Seed       uint64        `json:"seed"`        // seeds the sampling of trials (not their training: Base.Seed does)
+	Metric     string        `json:"metric"`      // validation metric to rank by: accuracy (default), auc or loss
+	ASHA       ASHA          `json:"asha"`        // rungs, for the asha strategy
+	GridPoints int           `json:"grid_points"` // values per range in a grid; 3 when zero
+
+	Out     string    `json:"-"` // search directory
+	Resume  bool      `json:"-"` // continue the search in Out; Budget, Trials, Parallel and Threads given here (non-zero) replace the stored ones
+	Log     io.Writer `json:"-"` // a line per trial event; nil discards them
+	Version string    `json:"-"` // deepscope version recorded in the trials' run.json
+}
+
+// Result is what Run reports when the search ends.
+type Result struct {
+	Trials  []Trial       // every trial, by id
+	Best    *Trial        // see Best; nil when no trial finished an epoch
+	Spent   time.Duration // wall time spent, resumed parts included
+	Stopped string        // why the search ended: "trials" (all done), "budget" or "interrupted"
+}
+
+// ErrInterrupted is returned when the context is cancelled: the running
+// trials are recorded as cancelled, and Run with Options.Resume goes on
+// from there.
+var ErrInterrupted = errors.New("tune: interrupted")
+
+// stored is the content of search.json.
+type stored struct {
+	Options Options `json:"options"`
+	Spent   float64 `json:"spent_s"` // wall seconds spent in earlier sessions and this one so far
+	Version string  `json:"deepscope_version"`
+}
+
+// search is one process's part of a search.
+type search struct {
+	mu      sync.Mutex
+	opt     Options
+	dir     string
+	trials  []*Trial // by id - 1
+	events  []Trial  // trials.jsonl
+	queue   []int    // ids to resume from their checkpoints first
+	grid    []Params
+	per     int // threads per trial
+	spent0  float64
+	started time.Time
+	log     io.Writer
+}
+
+func (o Options) withDefaults() Options {
+	if o.Parallel < 1 {
+		o.Parallel = 1
+	}
+	if o.Threads < 1 {
+		o.Threads = tensor.Threads()
+	}
+	if o.Metric == "" {
+		o.Metric = "accuracy"
+	}
+	if o.GridPoints < 1 {
+		o.GridPoints = 3
+	}
+	o.ASHA = o.ASHA.withDefaults()
+	return o
+}
+
+func (o Options) validate() error {
+	switch {
+	case !slices.Contains([]string{"random", "grid", "asha"}, o.Strategy):
+		return fmt.Errorf("tune: strategy %q: want random, grid or asha", o.Strategy)
+	case !slices.Contains(Metrics, o.Metric):
+		return fmt.Errorf("tune: metric %q: want accuracy, auc or loss", o.Metric)
+	case len(o.Space) == 0:
+		return fmt.Errorf("tune: the search space is empty")
+	case o.Trials < 0 || o.Budget < 0:
+		return fmt.Errorf("tune: trials %d, budget %v: want >= 0", o.Trials, o.Budget)
+	case o.Trials == 0 && o.Budget == 0 && o.Strategy != "grid":
+		return fmt.Errorf("tune: give a number of trials or a budget, or the %s search never ends", o.Strategy)
+	}
+	return o.Base.WithDefaults().Validate()
+}
+
+// Run carries out a search, writing the search directory opt.Out:
+// search.json, trials.jsonl (a line each time a trial changes state, the
+// file rewritten atomically), a train run directory per trial
+// (trial-001, ...), and, when it ends, leaderboard.html and best.json.
+// With opt.Resume it continues the search found in opt.Out: finished
+// trials are kept, paused ones stay promotable, and trials that were
+// running resume from their checkpoints.
+//
+// Trials run in goroutines, opt.Parallel at once, each with
+// opt.Threads/opt.Parallel kernel threads: Run sets the process-wide
+// thread count (tensor.SetThreads) for its duration, so nothing else
+// should compute in the process meanwhile.
+func Run(ctx context.Context, opt Options) (*Result, error) {
+	s, err := open(opt)
+	if err != nil {
+		return nil, err
+	}
+	old := tensor.Threads()
+	// Start Threads-Parallel pool workers, then let each trial split its
+	// kernels Threads/Parallel ways: every trial's goroutine does one part
+	// and the workers the rest, so K trials keep Threads cores busy.
+	tensor.SetThreads(max(1, s.opt.Threads-s.opt.Parallel+1))
+	tensor.SetThreads(s.per)
+	defer tensor.SetThreads(old)
+	return s.run(ctx)
+}
+
+func open(opt Options) (*search, error) {
+	if opt.Out == "" {
+		return nil, fmt.Errorf("tune: no search directory given")
+	}
+	s := &search{dir: opt.Out, log: opt.Log, started: time.Now()}
+	if s.log == nil {
+		s.log = io.Discard
+	}
+	path := filepath.Join(opt.Out, SearchFile)
+	if opt.Resume {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("tune: %s is not a search directory: %w", opt.Out, err)
+		}
+		var st stored
+		if err := json.Unmarshal(b, &st); err != nil {
+			return nil, fmt.Errorf("tune: %s: %w", path, err)
+		}
+		o := st.Options
+		if opt.Budget > 0 {
+			o.Budget = opt.Budget
+		}
+		if opt.Trials > 0 {
+			o.Trials = opt.Trials
+		}
+		if opt.Parallel > 0 {
+			o.Parallel = opt.Parallel
+		}
+		if opt.Threads > 0 {
+			o.Threads = opt.Threads
+		}
+		o.Out, o.Resume, o.Log, o.Version = opt.Out, true, opt.Log, opt.Version
+		opt, s.spent0 = o, st.Spent
+	} else if _, err := os.Stat(path); err == nil {
+		return nil, fmt.Errorf("tune: %s already holds a search; resume it or choose another directory", opt.Out)
+	}
+	opt = opt.withDefaults()
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	s.opt = opt
+	s.per = max(1, opt.Threads/opt.Parallel)
+	if opt.Strategy == "grid" {
+		s.grid = opt.Space.Grid(opt.GridPoints)
+	}
+	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("tune: %w", err)
+	}
+	if opt.Resume {
+		if err := s.reload(); err != nil {
+			return nil, err
+		}
+	}
+	return s, s.saveSettings()
+}
+
+// reload reads trials.jsonl: the last line of each trial is its state.
+// Trials that were running or cancelled are queued to resume, their curves
+// re-read from their run directories (the truth after a kill).
+func (s *search) reload() error {
+	events, err := jsonl.ReadFile[Trial](filepath.Join(s.dir, TrialsFile))
+	if err != nil {
+		return err
+	}
+	s.events = events
+	for _, e := range events {
+		if e.ID < 1 || e.ID > len(s.trials)+1 {
+			return fmt.Errorf("tune: %s: trial id %d out of order", TrialsFile, e.ID)
+		}
+		t := e
+		if e.ID == len(s.trials)+1 {
+			s.trials = append(s.trials, &t)
+		} else {
+			s.trials[e.ID-1] = &t
+		}
+	}
+	for _, t := range s.trials {
+		if t.Status != Running && t.Status != Cancelled {
+			continue
+		}
+		if logs, err := train.ReadMetrics(filepath.Join(s.dir, t.Dir)); err == nil && len(logs) > 0 {
+			t.Curve = t.Curve[:0]
+			for _, l := range logs {
+				t.Curve = append(t.Curve, metricOf(s.opt.Metric, l))
+			}
+			t.Epochs, t.Metric = len(t.Curve), t.Curve[len(t.Curve)-1]
+		}
+		s.queue = append(s.queue, t.ID)
+	}
+	return nil
+}
+
+func (s *search) saveSettings() error {
+	st := stored{Options: s.opt, Spent: s.spent().Seconds(), Version: s.opt.Version}
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("tune: %w", err)
+	}
+	return data.WriteFileAtomic(filepath.Join(s.dir, SearchFile), append(b, '\n'))
+}
+
+func (s *search) spent() time.Duration {
+	return time.Duration(s.spent0*float64(time.Second)) + time.Since(s.started)
+}
+
+// record appends t's state to trials.jsonl; call with s.mu held.
+func (s *search) record(t *Trial) error {
+	t.Time = time.Now().UTC()
+	e := *t
+	e.Curve = slices.Clone(t.Curve)
+	s.events = append(s.events, e)
+	if err := jsonl.WriteFile(filepath.Join(s.dir, TrialsFile), s.events); err != nil {
+		return err
+	}
+	return s.saveSettings()
+}
+
+// job is a trial to run: a new one or one to continue from its checkpoint.
+type job struct {
+	t      *Trial
+	resume bool
+}
+
+type outcome struct {
+	job
+	sum *train.Summary
+	err error
+}
+
+func (s *search) run(ctx context.Context) (*Result, error) {
+	bctx, cancel := ctx, context.CancelFunc(func() {})
+	if s.opt.Budget > 0 {
+		bctx, cancel = context.WithTimeout(ctx, s.opt.Budget-s.spent())
+	}
+	defer cancel()
+	done := make(chan outcome)
+	running := 0
+	var fatal error
+	for {
+		for running < s.opt.Parallel && bctx.Err() == nil && fatal == nil {
+			s.mu.Lock()
+			j, ok := s.next()
+			if ok {
+				j.t.Status, j.t.Threads, j.t.Error = Running, s.per, ""
+				fatal = s.record(j.t)
+				fmt.Fprintf(s.log, "trial %d %s: %s\n", j.t.ID, map[bool]string{true: "continues", false: "starts"}[j.resume], ParamString(s.opt.Space, j.t.Params))
+			}
+			s.mu.Unlock()
+			if !ok || fatal != nil {
+				break
+			}
+			running++
+			go func(j job) {
+				sum, err := s.train(bctx, j)
+				done <- outcome{j, sum, err}
+			}(j)
+		}
+		if running == 0 {
+			break
+		}
+		o := <-done
+		running--
+		s.mu.Lock()
+		if err := s.finish(o); err != nil && fatal == nil {
+			fatal = err
+		}
+		s.mu.Unlock()
+	}
+	if fatal != nil {
+		return nil, fatal
+	}
+	res := &Result{Stopped: "trials"}
+	switch {
+	case ctx.Err() != nil:
+		res.Stopped = "interrupted"
+	case bctx.Err() != nil:
+		res.Stopped = "budget"
+	default: // nothing left to start or promote: the paused trials lose
+		for _, t := range s.trials {
+			if t.Status == Paused {
+				t.Status = Pruned
+				if err := s.record(t); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	res.Spent = s.spent()
+	for _, t := range s.trials {
+		res.Trials = append(res.Trials, *t)
+	}
+	if b, ok := Best(res.Trials, s.opt.Metric); ok {
+		res.Best = &b
+	}
+	if err := s.saveSettings(); err != nil {
+		return nil, err
+	}
+	if err := WriteOutputs(s.dir, s.opt, res.Trials); err != nil {
+		return nil, err
+	}
+	if res.Stopped == "interrupted" {
+		return res, ErrInterrupted
+	}
+	return res, nil
+}
+
+// next chooses what a free worker does, with s.mu held: continue a trial
+// the last session left running, else promote a paused trial (asha), else
+// start a new one.
+func (s *search) next() (job, bool) {
+	if len(s.queue) > 0 {
+		t := s.trials[s.queue[0]-1]
+		s.queue = s.queue[1:]
+		return job{t, true}, true
+	}
+	if s.opt.Strategy == "asha" {
+		if id, ok := NextPromotion(s.rungResults(), s.opt.ASHA.Eta); ok {
+			return job{s.trials[id-1], true}, true
+		}
+	}
+	n := len(s.trials)
+	limit := s.opt.Trials
+	if s.opt.Strategy == "grid" && (limit == 0 || limit > len(s.grid)) {
+		limit = len(s.grid)
+	}
+	if limit > 0 && n >= limit {
+		return job{}, false
+	}
+	id := n + 1
+	var p Params
+	if s.opt.Strategy == "grid" {
+		p = s.grid[n]
+	} else {
+		p = s.sample(id)
+	}
+	t := &Trial{ID: id, Dir: fmt.Sprintf("trial-%03d", id), Params: p}
+	if c, err := Apply(s.opt.Base, p); err == nil {
+		t.MaxEpochs = c.WithDefaults().Epochs
+	}
+	s.trials = append(s.trials, t)
+	return job{t, false}, true
+}
+
+// sample draws trial id's params from a stream of its own, so that trial
+// id gets the same params whatever ran before it; a draw equal to an
+// earlier trial's is drawn again (up to 100 times), as a space of few
+// choices would otherwise repeat trials.
+func (s *search) sample(id int) Params {
+	rng := rand.New(rand.NewPCG(s.opt.Seed, uint64(id)))
+	var p Params
+	for range 100 {
+		p = s.opt.Space.Sample(rng)
+		if !slices.ContainsFunc(s.trials, func(t *Trial) bool { return sameJSON(t.Params, p) }) {
+			break
+		}
+	}
+	return p
+}
+
+// rungResults lists, for each rung, every trial that reached it with its
+// score there; call with s.mu held.
+func (s *search) rungResults() [][]RungResult {
+	maxE := 0
+	for _, t := range s.trials {
+		maxE = max(maxE, t.MaxEpochs)
+	}
+	var out [][]RungResult
+	for _, r := range s.opt.ASHA.Rungs(maxE) {
+		var rung []RungResult
+		for _, t := range s.trials {
+			if len(t.Curve) >= r {
+				rung = append(rung, RungResult{Trial: t.ID, Value: score(s.opt.Metric, t.Curve[r-1]),
+					Paused: t.Status == Paused && t.Epochs == r})
+			}
+		}
+		out = append(out, rung)
+	}
+	return out
+}
+
+// hook records each epoch of trial t and, for asha, pauses t at a rung
+// where it is not among the best.
+func (s *search) hook(t *Trial) func(train.EpochLog) bool {
+	return func(l train.EpochLog) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		v := metricOf(s.opt.Metric, l)
+		t.Curve = append(t.Curve[:min(len(t.Curve), l.Epoch-1)], v)
+		t.Epochs, t.Metric = l.Epoch, v
+		if s.opt.Strategy != "asha" {
+			return false
+		}
+		k := slices.Index(s.opt.ASHA.Rungs(t.MaxEpochs), l.Epoch)
+		if k < 0 {
+			return false
+		}
+		rung := s.rungResults()[k]
+		values := make([]float64, len(rung))
+		for i, r := range rung {
+			values[i] = r.Value
+		}
+		return !Promotable(score(s.opt.Metric, v), values, s.opt.ASHA.Eta)
+	}
+}
+
+// train runs or continues one trial.
+func (s *search) train(ctx context.Context, j job) (*train.Summary, error) {
+	dir := filepath.Join(s.dir, j.t.Dir)
+	cfg, err := Apply(s.opt.Base, j.t.Params)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = s.per
+	}
+	resume := j.resume
+	if _, err := os.Stat(filepath.Join(dir, train.CheckpointFile)); err != nil {
+		resume = false // killed before its first checkpoint: start it again
+	}
+	if !resume {
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("tune: %w", err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("tune: %w", err)
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "train.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("tune: %w", err)
+	}
+	defer logf.Close()
+	if resume {
+		cfg = train.Config{}
+	}
+	return train.Run(ctx, cfg, train.Options{Out: dir, Resume: resume, Log: logf, Version: s.opt.Version, EpochHook: s.hook(j.t)})
+}
+
+// finish records how a trial's run ended; call with s.mu held. Only a
+// failure to write the search's own files is returned.
+func (s *search) finish(o outcome) error {
+	t := o.t
+	switch {
+	case o.err == nil:
+		t.Status, t.Epochs, t.Seconds = Complete, o.sum.Epochs, o.sum.Seconds
+		if o.sum.Stopped == "paused" {
+			t.Status = Paused
+		}
+	case errors.Is(o.err, train.ErrInterrupted):
+		t.Status = Cancelled
+	default:
+		t.Status, t.Error = Failed, o.err.Error()
+	}
+	msg := fmt.Sprintf("trial %d %s after %d epochs", t.ID, t.Status, t.Epochs)
+	if t.Epochs > 0 {
+		msg += fmt.Sprintf(": %s %.4f", s.opt.Metric, t.Metric)
+	}
+	if t.Error != "" {
+		msg += ": " + t.Error
+	}
+	fmt.Fprintln(s.log, msg)
+	return s.record(t)
+}
