@@ -51,6 +51,9 @@ type Norm interface {
 	nn.Module
 	ForwardAddReLU(x, res *tensor.Tensor) *tensor.Tensor
 	BackwardAddReLU(dy *tensor.Tensor) (dx, dres *tensor.Tensor)
+	// BackwardInPlace is Backward allowed to write dL/dx over dy; the
+	// blocks call it on gradients they own.
+	BackwardInPlace(dy *tensor.Tensor) *tensor.Tensor
 }
 
 // MaxGroups is the most groups a GroupNorm of a ResNet has: each layer of
@@ -190,6 +193,9 @@ func (r *ResNet) FeaturesBackward(d *tensor.Tensor) *tensor.Tensor {
 	if r.MaxPool != nil {
 		d = r.MaxPool.Backward(d)
 	}
+	if len(r.Layers) > 0 || r.MaxPool != nil { // d is then a gradient of the network's own
+		return r.Conv1.Backward(r.BN1.BackwardInPlace(d))
+	}
 	return r.Conv1.Backward(r.BN1.Backward(d))
 }
 
@@ -218,8 +224,6 @@ type BasicBlock struct {
 	Conv1, Conv2 *nn.Conv2d
 	BN1, BN2     Norm           // BN1 with the inner ReLU fused in
 	Downsample   *nn.Sequential // nil for the identity shortcut
-
-	x, dx *tensor.Tensor
 }
 
 func newBasicBlock(rng *rand.Rand, in, out, stride int, norm string) *BasicBlock {
@@ -248,7 +252,6 @@ func (b *BasicBlock) Children() []nn.Child {
 
 // Forward computes the block's output.
 func (b *BasicBlock) Forward(x *tensor.Tensor) *tensor.Tensor {
-	b.x = x
 	s := x
 	if b.Downsample != nil {
 		s = b.Downsample.Forward(x)
@@ -259,14 +262,16 @@ func (b *BasicBlock) Forward(x *tensor.Tensor) *tensor.Tensor {
 // Backward runs the gradient through both paths and sums them at the input.
 func (b *BasicBlock) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	d2, dsum := b.BN2.BackwardAddReLU(dy)
-	d := b.Conv1.Backward(b.BN1.Backward(b.Conv2.Backward(d2)))
+	// The gradients between the layers are the block's own: BN1 writes
+	// over conv2's and the shortcut's is added into conv1's, so the block
+	// holds no map-sized buffer of its own.
+	d := b.Conv1.Backward(b.BN1.BackwardInPlace(b.Conv2.Backward(d2)))
 	ds := dsum
 	if b.Downsample != nil {
 		ds = b.Downsample.Backward(dsum)
 	}
-	dx := tensor.Ensure(&b.dx, b.x.Shape...)
-	addInto(dx, d, ds)
-	return dx
+	addInto(d, d, ds)
+	return d
 }
 
 // Bottleneck is ResNet-50's residual block: 1x1 reduce, 3x3 (strided), 1x1
@@ -275,8 +280,6 @@ type Bottleneck struct {
 	Conv1, Conv2, Conv3 *nn.Conv2d
 	BN1, BN2, BN3       Norm // BN1 and BN2 with ReLUs fused in
 	Downsample          *nn.Sequential
-
-	x, dx *tensor.Tensor
 }
 
 func newBottleneck(rng *rand.Rand, in, width, stride int, norm string) *Bottleneck {
@@ -312,7 +315,6 @@ func (b *Bottleneck) Children() []nn.Child {
 
 // Forward computes the block's output.
 func (b *Bottleneck) Forward(x *tensor.Tensor) *tensor.Tensor {
-	b.x = x
 	h := b.BN1.Forward(b.Conv1.Forward(x))
 	h = b.BN2.Forward(b.Conv2.Forward(h))
 	s := x
@@ -326,13 +328,12 @@ func (b *Bottleneck) Forward(x *tensor.Tensor) *tensor.Tensor {
 func (b *Bottleneck) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	d3, dsum := b.BN3.BackwardAddReLU(dy)
 	d := b.Conv3.Backward(d3)
-	d = b.Conv2.Backward(b.BN2.Backward(d))
-	d = b.Conv1.Backward(b.BN1.Backward(d))
+	d = b.Conv2.Backward(b.BN2.BackwardInPlace(d))
+	d = b.Conv1.Backward(b.BN1.BackwardInPlace(d))
 	ds := dsum
 	if b.Downsample != nil {
 		ds = b.Downsample.Backward(dsum)
 	}
-	dx := tensor.Ensure(&b.dx, b.x.Shape...)
-	addInto(dx, d, ds)
-	return dx
+	addInto(d, d, ds) // into conv1's gradient, as BasicBlock does
+	return d
 }

@@ -26,13 +26,14 @@ type BatchNorm2d struct {
 	training bool
 	addReLU  bool // the last forward was ForwardAddReLU
 
-	x            *tensor.Tensor
-	batchStats   bool      // the last Forward used batch statistics
-	mean, invstd []float64 // per channel, of the last Forward
-	scale, shift []float32
-	coef         []float32 // backward's per-channel coefficients
-	y, dx, dres  *tensor.Tensor
-	part         []float64
+	x              *tensor.Tensor
+	batchStats     bool      // the last Forward used batch statistics
+	mean, invstd   []float64 // per channel, of the last Forward
+	scale, shift   []float32
+	mean32, centre []float32 // the mean rounded to float32; the first pass's centre
+	coef           []float32 // backward's per-channel coefficients
+	y, dx, dres    *tensor.Tensor
+	part           []float64
 }
 
 // NewBatchNorm2d returns a batch normalisation over c channels, in training mode.
@@ -92,15 +93,9 @@ func (l *BatchNorm2d) BackwardAddReLU(dy *tensor.Tensor) (dx, dres *tensor.Tenso
 	dres = tensor.Ensure(&l.dres, dy.Shape...)
 	g, y, o := dy.Contiguous().Values(), l.y.Values(), dres.Values()
 	tensor.Parallel(len(o), 1<<14, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if y[i] > 0 {
-				o[i] = g[i]
-			} else {
-				o[i] = 0
-			}
-		}
+		tensor.MaskPositive(o[lo:hi], g[lo:hi], y[lo:hi])
 	})
-	return l.backward(dres, false), dres
+	return l.backward(dres, false, false), dres
 }
 
 func (l *BatchNorm2d) forward(x, res *tensor.Tensor) *tensor.Tensor {
@@ -146,60 +141,58 @@ func (l *BatchNorm2d) forward(x, res *tensor.Tensor) *tensor.Tensor {
 		l.shift[j] = float32(float64(b[j]) - l.mean[j]*s)
 	}
 	y := tensor.Ensure(&l.y, x.Shape...)
+	var rv []float32
 	if res != nil {
-		addAffineReLURows(y.Values(), xv, res.Values(), l.scale, l.shift)
-		return y
+		rv = res.Values()
 	}
-	affineRows(y.Values(), xv, l.scale, l.shift, l.ReLU)
-	return y
-}
-
-// addAffineReLURows sets each row of y to max(0, x*scale + shift + res).
-func addAffineReLURows(y, x, res, scale, shift []float32) {
-	c := len(scale)
-	tensor.Parallel(len(x)/c, max(1, 4096/c), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xs, rs, ys := x[r*c:(r+1)*c], res[r*c:(r+1)*c], y[r*c:(r+1)*c]
-			rs, ys = rs[:len(xs)], ys[:len(xs)]
-			scale, shift := scale[:len(xs)], shift[:len(xs)]
-			for j, v := range xs {
-				ys[j] = max(v*scale[j]+shift[j]+rs[j], 0)
-			}
+	yv, relu := y.Values(), l.ReLU || res != nil
+	tensor.Parallel(rows, max(1, 4096/c), func(lo, hi int) {
+		var r []float32
+		if rv != nil {
+			r = rv[lo*c : hi*c]
 		}
+		tensor.ChannelScaleShift(yv[lo*c:hi*c], xv[lo*c:hi*c], r, l.scale, l.shift, relu)
 	})
+	return y
 }
 
 // batchMoments sets l.mean to the column means of the rows×c matrix x and
 // l.invstd to the biased variances: two passes (mean, then centred squares)
 // with float64 partials per thread.
 func (l *BatchNorm2d) batchMoments(x []float32, rows, c int) {
-	part := ensureBuf(&l.part, tensor.Threads()*c)
-	k := parallelChunks(rows, func(i, lo, hi int) {
-		p := part[i*c : (i+1)*c]
-		clear(p)
-		for r := lo; r < hi; r++ {
-			for j, v := range x[r*c : (r+1)*c] {
-				p[j] += float64(v)
-			}
-		}
-	})
-	sumParts(l.mean, part, k)
-	for j := range l.mean {
-		l.mean[j] /= float64(rows)
+	part := ensureBuf(&l.part, 2*tensor.Threads()*c)
+	// The first pass is centred on the first row, so its float32 partial
+	// sums add small differences, not values far from zero.
+	l.centre, l.mean32 = ensureBuf(&l.centre, c), ensureBuf(&l.mean32, c)
+	copy(l.centre, x[:c])
+	moments := func(mean []float32) int {
+		return parallelChunks(rows, func(i, lo, hi int) {
+			s, q := part[2*i*c:(2*i+1)*c], part[(2*i+1)*c:(2*i+2)*c]
+			clear(s)
+			clear(q)
+			tensor.ChannelMoments(x[lo*c:hi*c], mean, s, q)
+		})
 	}
-	parallelChunks(rows, func(i, lo, hi int) {
-		p := part[i*c : (i+1)*c]
-		clear(p)
-		for r := lo; r < hi; r++ {
-			for j, v := range x[r*c : (r+1)*c] {
-				d := float64(v) - l.mean[j]
-				p[j] += d * d
-			}
+	k := moments(l.centre)
+	for j := range c {
+		var t float64
+		for i := range k {
+			t += part[2*i*c+j]
 		}
-	})
-	sumParts(l.invstd, part, k)
-	for j := range l.invstd {
-		l.invstd[j] /= float64(rows)
+		l.mean[j] = float64(l.centre[j]) + t/float64(rows)
+		l.mean32[j] = float32(l.mean[j])
+	}
+	k = moments(l.mean32)
+	for j := range c {
+		// The second pass is centred on m32, not m: with s = Σ(x-m32) =
+		// n(m-m32), Σ(x-m)² = Σ(x-m32)² - s²/n exactly.
+		var s, q float64
+		for i := range k {
+			s += part[2*i*c+j]
+			q += part[(2*i+1)*c+j]
+		}
+		n := float64(rows)
+		l.invstd[j] = max(0, q-s*s/n) / n
 	}
 }
 
@@ -209,12 +202,24 @@ func (l *BatchNorm2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	if l.addReLU {
 		panic("nn: BatchNorm2d: Backward after ForwardAddReLU; use BackwardAddReLU")
 	}
-	return l.backward(dy, l.ReLU)
+	return l.backward(dy, l.ReLU, false)
+}
+
+// BackwardInPlace is Backward with dL/dx written over dy, which it
+// returns: for a caller that owns dy and needs it no more, it saves a
+// map-sized buffer. (Each value of dx depends only on the same value of
+// dy once the per-channel sums are known.)
+func (l *BatchNorm2d) BackwardInPlace(dy *tensor.Tensor) *tensor.Tensor {
+	if l.addReLU {
+		panic("nn: BatchNorm2d: Backward after ForwardAddReLU; use BackwardAddReLU")
+	}
+	return l.backward(dy, l.ReLU, true)
 }
 
 // backward adds the parameter gradients for dy and returns dL/dx; with
-// relu, dy is first masked by the output.
-func (l *BatchNorm2d) backward(dy *tensor.Tensor, relu bool) *tensor.Tensor {
+// relu, dy is first masked by the output. With inPlace, dx is written
+// over (a contiguous copy of) dy.
+func (l *BatchNorm2d) backward(dy *tensor.Tensor, relu, inPlace bool) *tensor.Tensor {
 	if l.x == nil || !tensor.SameShape(dy, l.y) {
 		panic(fmt.Sprintf("nn: BatchNorm2d: Backward with dy %v after output %v", dy.Shape, shapeOrNil(l.y)))
 	}
@@ -222,31 +227,26 @@ func (l *BatchNorm2d) backward(dy *tensor.Tensor, relu bool) *tensor.Tensor {
 	c := len(l.mean)
 	xv, dyv, yv := l.x.Values(), dy.Values(), l.y.Values()
 	rows := len(xv) / c
+	if !relu {
+		yv = nil
+	}
+	if len(l.mean32) != c { // an eval-mode forward leaves it unset
+		l.mean32 = ensureBuf(&l.mean32, c)
+	}
+	for j, m := range l.mean {
+		l.mean32[j] = float32(m)
+	}
 	// Per channel: Σ dy and Σ dy*(x-mean), in float64.
 	part := ensureBuf(&l.part, 2*tensor.Threads()*c)
 	k := parallelChunks(rows, func(i, lo, hi int) {
-		p := part[2*i*c : 2*(i+1)*c]
-		clear(p)
-		ps, pd := p[:c], p[c:]
-		mean := l.mean[:c]
-		ps, pd = ps[:c], pd[:c]
-		for r := lo; r < hi; r++ {
-			xs, ds := rowOf(xv, r, c), rowOf(dyv, r, c)
-			if relu {
-				ys := rowOf(yv, r, c)
-				for j, d := range ds {
-					if ys[j] > 0 {
-						ps[j] += float64(d)
-						pd[j] += float64(d) * (float64(xs[j]) - mean[j])
-					}
-				}
-				continue
-			}
-			for j, d := range ds {
-				ps[j] += float64(d)
-				pd[j] += float64(d) * (float64(xs[j]) - mean[j])
-			}
+		ps, pd := part[2*i*c:(2*i+1)*c], part[(2*i+1)*c:(2*i+2)*c]
+		clear(ps)
+		clear(pd)
+		var ys []float32
+		if yv != nil {
+			ys = yv[lo*c : hi*c]
 		}
+		tensor.ChannelGradSums(dyv[lo*c:hi*c], xv[lo*c:hi*c], ys, l.mean32, ps, pd)
 	})
 	for i := 1; i < k; i++ {
 		for j, v := range part[2*i*c : 2*(i+1)*c] {
@@ -254,70 +254,47 @@ func (l *BatchNorm2d) backward(dy *tensor.Tensor, relu bool) *tensor.Tensor {
 		}
 	}
 	sdy, sdyx := part[:c], part[c:2*c]
+	// The sums were centred on the float32 mean; move Σdy(x-mean) to the
+	// float64 one: Σdy(x-m) = Σdy(x-m32) - (m-m32)Σdy.
+	for j := range c {
+		sdyx[j] -= (l.mean[j] - float64(l.mean32[j])) * sdy[j]
+	}
 	gw, gb, w := l.Weight.Grad.Values(), l.Bias.Grad.Values(), l.Weight.Value.Values()
 	// dx = a*dy + b*(x-mean) + d per channel. With batch statistics,
 	// dx = w*invstd*(dy - Σdy/n - (x-mean)*invstd²*Σdy(x-mean)/n); x-mean
 	// is formed per element, which keeps the precision when |mean| >> std.
 	coef := ensureBuf(&l.coef, 4*c)
-	a, b, d, mu := coef[:c], coef[c:2*c], coef[2*c:3*c], coef[3*c:]
+	a, b, d, mu := coef[:c], coef[c:2*c], coef[3*c:], coef[2*c:3*c]
 	n := float64(rows)
 	for j := range c {
 		gw[j] += float32(sdyx[j] * l.invstd[j])
 		gb[j] += float32(sdy[j])
 		aj := float64(w[j]) * l.invstd[j]
-		a[j], b[j], d[j], mu[j] = float32(aj), 0, 0, float32(l.mean[j])
+		a[j], b[j], d[j], mu[j] = float32(aj), 0, 0, l.mean32[j]
 		if l.batchStats {
-			b[j] = float32(-aj * l.invstd[j] * l.invstd[j] * sdyx[j] / n)
-			d[j] = float32(-aj * sdy[j] / n)
+			// dx = a*dy + bj*(x-m) + dj = a*dy + bj*(x-m32) + (dj - bj*(m-m32))
+			bj := -aj * l.invstd[j] * l.invstd[j] * sdyx[j] / n
+			b[j] = float32(bj)
+			d[j] = float32(-aj*sdy[j]/n - bj*(l.mean[j]-float64(l.mean32[j])))
 		}
 	}
-	dx := tensor.Ensure(&l.dx, l.x.Shape...)
+	dx := dy
+	if !inPlace {
+		dx = tensor.Ensure(&l.dx, l.x.Shape...)
+	}
 	dxv := dx.Values()
 	tensor.Parallel(rows, max(1, 4096/c), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xs, ds, o := rowOf(xv, r, c), rowOf(dyv, r, c), rowOf(dxv, r, c)
-			if relu {
-				ys := rowOf(yv, r, c)
-				for j, g := range ds {
-					if ys[j] <= 0 {
-						g = 0
-					}
-					o[j] = a[j]*g + b[j]*(xs[j]-mu[j]) + d[j]
-				}
-				continue
-			}
-			for j, g := range ds {
-				o[j] = a[j]*g + b[j]*(xs[j]-mu[j]) + d[j]
-			}
+		var ys []float32
+		if yv != nil {
+			ys = yv[lo*c : hi*c]
 		}
+		tensor.ChannelAffine(dxv[lo*c:hi*c], dyv[lo*c:hi*c], xv[lo*c:hi*c], ys, coef)
 	})
 	return dx
 }
 
 // rowOf returns row r of a matrix with rows of c values.
 func rowOf(v []float32, r, c int) []float32 { return v[r*c : (r+1)*c] }
-
-// affineRows sets each row of y (rows of len(scale)) to x*scale + shift,
-// clamped at 0 when relu is set.
-func affineRows(y, x, scale, shift []float32, relu bool) {
-	c := len(scale)
-	tensor.Parallel(len(x)/c, max(1, 4096/c), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xs, ys := x[r*c:(r+1)*c], y[r*c:(r+1)*c]
-			ys = ys[:len(xs)]
-			scale, shift := scale[:len(xs)], shift[:len(xs)]
-			if relu {
-				for j, v := range xs {
-					ys[j] = max(v*scale[j]+shift[j], 0)
-				}
-				continue
-			}
-			for j, v := range xs {
-				ys[j] = v*scale[j] + shift[j]
-			}
-		}
-	})
-}
 
 // sumParts sets dst[j] to the sum over k partial rows of part (rows of len(dst)).
 func sumParts(dst, part []float64, k int) {
@@ -500,6 +477,11 @@ func (l *GroupNorm) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	}
 	return l.backward(dy)
 }
+
+// BackwardInPlace is Backward: GroupNorm keeps dy for its per-sample
+// gradients, so it cannot write over it. It is here so that GroupNorm
+// and BatchNorm2d serve alike in a network.
+func (l *GroupNorm) BackwardInPlace(dy *tensor.Tensor) *tensor.Tensor { return l.Backward(dy) }
 
 // backward adds the parameter gradients for dy (already masked by any
 // fused ReLU) and returns dL/dx.

@@ -158,3 +158,32 @@ func sgemmKernelStrided12x32AVX512(k int, a []float32, rs, cs int, b0, b1, c []f
 //
 //	for i := 0; i < n; i++ { for r := 0; r < 24; r++ { acc[r] += x * y } }
 func fmaPeakAVX512(n int)
+
+// channelMomentsAVX2 is channelMomentsGo (see ChannelMoments) for c a
+// multiple of 8, with float32 partial sums in a different order.
+//
+//go:noescape
+func channelMomentsAVX2(x []float32, rows, c int, mean []float32, sum, sq []float64)
+
+// channelGradSumsAVX2 is channelGradSumsGo (see ChannelGradSums) for c a
+// multiple of 8; y may be nil.
+//
+//go:noescape
+func channelGradSumsAVX2(dy, x, y []float32, rows, c int, mean []float32, s, sx []float64)
+
+// channelAffineAVX2 is channelAffineGo (see ChannelAffine) for c a
+// multiple of 8; y may be nil.
+//
+//go:noescape
+func channelAffineAVX2(o, dy, x, y []float32, rows, c int, coef []float32)
+
+// channelScaleShiftAVX2 is channelScaleShiftGo (see ChannelScaleShift)
+// for c a multiple of 8; res may be nil; bit 0 of flags asks for the ReLU.
+//
+//go:noescape
+func channelScaleShiftAVX2(y, x, res []float32, rows, c int, scale, shift []float32, flags int)
+
+// maskPositiveAVX2 is maskPositiveGo (see MaskPositive).
+//
+//go:noescape
+func maskPositiveAVX2(dst, g, y []float32)

@@ -56,3 +56,26 @@ func sgemmKernelStrided12x32AVX512(k int, a []float32, rs, cs int, b0, b1, c []f
 
 // fmaPeakAVX512 is never called in builds without assembly.
 func fmaPeakAVX512(n int) { panic("tensor: fmaPeakAVX512 in a build without assembly") }
+
+// channelMomentsAVX2 is channelMomentsGo in builds without assembly.
+func channelMomentsAVX2(x []float32, rows, c int, mean []float32, sum, sq []float64) {
+	channelMomentsGo(x, rows, c, mean, sum, sq)
+}
+
+// channelGradSumsAVX2 is channelGradSumsGo in builds without assembly.
+func channelGradSumsAVX2(dy, x, y []float32, rows, c int, mean []float32, s, sx []float64) {
+	channelGradSumsGo(dy, x, y, rows, c, mean, s, sx)
+}
+
+// channelAffineAVX2 is channelAffineGo in builds without assembly.
+func channelAffineAVX2(o, dy, x, y []float32, rows, c int, coef []float32) {
+	channelAffineGo(o, dy, x, y, rows, c, coef)
+}
+
+// channelScaleShiftAVX2 is channelScaleShiftGo in builds without assembly.
+func channelScaleShiftAVX2(y, x, res []float32, rows, c int, scale, shift []float32, flags int) {
+	channelScaleShiftGo(y, x, res, rows, c, scale, shift, flags)
+}
+
+// maskPositiveAVX2 is maskPositiveGo in builds without assembly.
+func maskPositiveAVX2(dst, g, y []float32) { maskPositiveGo(dst, g, y) }
