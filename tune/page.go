@@ -189,6 +189,7 @@ func parallelCoordinates(sp Space, metric string, lb []Trial) template.HTML {
 		if metric == "loss" {
 			rel = 1 - rel
 		}
+		rel = 0.12 + 0.88*rel // viridis's last yellow is too faint on white
 		var pts []string
 		for k, a := range axes {
 			var p float64
@@ -251,7 +252,7 @@ var pageTemplate = template.Must(template.New("leaderboard").Parse(`<!DOCTYPE ht
 body{font:15px/1.45 system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:14px}td,th{border-bottom:1px solid #ddd;padding:.25em .7em;text-align:left}
 th{background:#f4f4f4}pre{background:#f7f7f7;padding:1em;overflow:auto}
-svg{max-width:100%;height:auto;font-size:13px}svg .small{font-size:11px;fill:#555}.note{color:#555;font-size:14px}
+svg{max-width:100%;height:auto;font-size:13px}svg .small{font-size:11px;fill:#444;paint-order:stroke;stroke:#fff;stroke-width:3px}.note{color:#555;font-size:14px}
 </style></head><body>
 <h1>{{.Title}}</h1>
 <p>{{.Summary}} Generated {{.Generated}}.</p>

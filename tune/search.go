@@ -45,6 +45,7 @@ type Options struct {
 
 // Result is what Run reports when the search ends.
 type Result struct {
+	Options Options       // the options the search ran with (the stored ones, when resumed)
 	Trials  []Trial       // every trial, by id
 	Best    *Trial        // see Best; nil when no trial finished an epoch
 	Spent   time.Duration // wall time spent, resumed parts included
@@ -76,6 +77,7 @@ type search struct {
 	spent0  float64
 	started time.Time
 	log     io.Writer
+	abort   error // set when the first trials all fail: no point in more
 }
 
 func (o Options) withDefaults() Options {
@@ -108,7 +110,15 @@ func (o Options) validate() error {
 	case o.Trials == 0 && o.Budget == 0 && o.Strategy != "grid":
 		return fmt.Errorf("tune: give a number of trials or a budget, or the %s search never ends", o.Strategy)
 	}
-	return o.Base.WithDefaults().Validate()
+	if err := o.Base.WithDefaults().Validate(); err != nil {
+		return err
+	}
+	path := o.Base.Data // as train opens it, so a wrong path fails once, not once per trial
+	if o.Base.Split != "" {
+		path = o.Base.Split
+	}
+	_, err := data.Open(path)
+	return err
 }
 
 // Run carries out a search, writing the search directory opt.Out:
@@ -277,7 +287,7 @@ func (s *search) run(ctx context.Context) (*Result, error) {
 	running := 0
 	var fatal error
 	for {
-		for running < s.opt.Parallel && bctx.Err() == nil && fatal == nil {
+		for running < s.opt.Parallel && bctx.Err() == nil && fatal == nil && s.abort == nil {
 			s.mu.Lock()
 			j, ok := s.next()
 			if ok {
@@ -309,7 +319,10 @@ func (s *search) run(ctx context.Context) (*Result, error) {
 	if fatal != nil {
 		return nil, fatal
 	}
-	res := &Result{Stopped: "trials"}
+	if s.abort != nil {
+		return nil, s.abort
+	}
+	res := &Result{Options: s.opt, Stopped: "trials"}
 	switch {
 	case ctx.Err() != nil:
 		res.Stopped = "interrupted"
@@ -499,5 +512,8 @@ func (s *search) finish(o outcome) error {
 		msg += ": " + t.Error
 	}
 	fmt.Fprintln(s.log, msg)
+	if t.Status == Failed && len(s.trials) >= 3 && !slices.ContainsFunc(s.trials, func(t *Trial) bool { return t.Status != Failed }) {
+		s.abort = fmt.Errorf("tune: the first %d trials failed; the last: %s", len(s.trials), t.Error)
+	}
 	return s.record(t)
 }
