@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -137,6 +138,7 @@ func benchGemm(m, n, k, iters int) float64 {
 // benchModel times training steps or inference passes on random data, as
 // the PyTorch reference does.
 func benchModel(name string, size, batch, iters int, train bool) (benchFigure, error) {
+	resetPeakRSS()
 	rng := rand.New(rand.NewPCG(1, 2))
 	m, err := models.New(name, rng, models.Spec{Classes: 8, Size: size})
 	if err != nil {
@@ -176,6 +178,15 @@ func benchModel(name string, size, batch, iters int, train bool) (benchFigure, e
 	runtime.KeepAlive(m)
 	return benchFigure{What: what, Model: name, Size: size, Batch: batch,
 		ImgPerS: round(float64(batch*iters) / dt), PeakRSS: peakRSS(), Seconds: round(dt)}, nil
+}
+
+// resetPeakRSS returns freed memory to the system and restarts the
+// kernel's peak-RSS count (VmHWM), so that each figure's peak_rss_mib is
+// its own and not an earlier model's. Without /proc it does nothing.
+func resetPeakRSS() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
 // peakRSS returns the process's peak resident memory in MiB (VmHWM), or 0
