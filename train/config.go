@@ -74,6 +74,11 @@ type Config struct {
 	Seed            uint64 `json:"seed"`
 	Workers         int    `json:"workers,omitempty"`          // image decoding goroutines (0: one per core)
 	CheckpointEvery int    `json:"checkpoint_every,omitempty"` // steps between mid-epoch checkpoints (0: epoch ends only)
+	// Device runs the training steps and validation on "cpu" ("" too) or
+	// "cuda", the first NVIDIA GPU (ResNet-family models with batch norm;
+	// see package cuda). The data pipeline stays on the CPU and the run
+	// directory is the same either way.
+	Device string `json:"device,omitempty"`
 
 	// Differentially private training (DP-SGD, see dp.go): Poisson-sampled
 	// batches, per-image clipping to MaxGradNorm, Gaussian noise of
@@ -182,6 +187,9 @@ func (c Config) Validate() error {
 	}
 	if c.CellCrop > 0 && c.Crop != 1 {
 		return bad("crop", c.Crop, "want 1 with cell_crop, which crops around the cell itself")
+	}
+	if !oneOf(c.Device, "", "cpu", "cuda") {
+		return bad("device", c.Device, "want cpu or cuda")
 	}
 	if !oneOf(c.Monitor, "auc", "accuracy", "loss") {
 		return bad("monitor", c.Monitor, "want auc, accuracy or loss")

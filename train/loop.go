@@ -45,6 +45,9 @@ func (s *session) loop(ctx context.Context, st loopState) (*Summary, error) {
 				break
 			}
 			loss := s.step(b, st.Step)
+			if s.gpu != nil && s.gpu.err != nil {
+				return nil, s.gpu.err
+			}
 			if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
 				return nil, fmt.Errorf("train: loss is %v at epoch %d, batch %d: lower --lr", loss, st.Epoch+1, b.Index)
 			}
@@ -70,6 +73,9 @@ func (s *session) loop(ctx context.Context, st loopState) (*Summary, error) {
 			if cfg.CheckpointEvery > 0 && st.Step%cfg.CheckpointEvery == 0 && st.Batch < s.spe {
 				st.Elapsed += time.Since(mark).Seconds()
 				mark = time.Now()
+				if err := s.syncDevice(); err != nil {
+					return nil, err
+				}
 				if err := s.checkpoint(st); err != nil {
 					return nil, err
 				}
@@ -106,6 +112,9 @@ func (s *session) loop(ctx context.Context, st loopState) (*Summary, error) {
 func (s *session) step(b *data.Batch, step int) float32 {
 	s.optim.SetLR(s.sched.LR(step))
 	nn.Seed(s.model, s.cfg.Seed*0x9E3779B97F4A7C15+uint64(step))
+	if s.gpu != nil {
+		return s.gpu.step(s, b, step)
+	}
 	s.optim.ZeroGrad()
 	if s.dp != nil {
 		return s.dpStep(b)
@@ -133,7 +142,13 @@ func (s *session) step(b *data.Batch, step int) float32 {
 // endEpoch validates, logs, keeps the best model and advances st.
 func (s *session) endEpoch(st *loopState, seconds, rate float64) error {
 	t0 := time.Now()
-	ev, err := Evaluate(s.model, s.val, s.info, EvalOptions{Resamples: -1})
+	if err := s.syncDevice(); err != nil {
+		return err
+	}
+	ev, err := Evaluate(s.evalModel(), s.val, s.info, EvalOptions{Resamples: -1})
+	if err == nil && s.gpu != nil {
+		err = s.gpu.err
+	}
 	if err != nil {
 		return err
 	}

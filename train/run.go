@@ -73,6 +73,7 @@ type session struct {
 	logs  []EpochLog // metrics.jsonl as written so far
 	spe   int        // steps per epoch
 	dp    *dpState   // nil unless Config.DP
+	gpu   *gpu       // nil unless Config.Device is "cuda"
 }
 
 // Run trains a model as cfg says, writing the run directory opt.Out. With
@@ -221,6 +222,11 @@ func start(cfg Config, opt Options) (*session, loopState, error) {
 		fmt.Fprintf(log, "resuming %s at epoch %d, batch %d (step %d)\n", opt.Out, st.Epoch+1, st.Batch, st.Step)
 	} else {
 		if err := writeMetrics(opt.Out, nil); err != nil {
+			return nil, loopState{}, err
+		}
+	}
+	if cfg.Device == "cuda" {
+		if s.gpu, err = newGPU(s); err != nil {
 			return nil, loopState{}, err
 		}
 	}

@@ -35,12 +35,15 @@ type benchFigure struct {
 	Shape    string  `json:"shape,omitempty"`
 	PeakRSS  float64 `json:"peak_rss_mib,omitempty"`
 	Seconds  float64 `json:"seconds"`
+	Device   string  `json:"device,omitempty"`
+	TFLOPS   float64 `json:"tflops,omitempty"`
+	TF32     bool    `json:"tf32,omitempty"`
 }
 
 func newBenchCmd() *cobra.Command {
 	var (
-		model, sizes, what string
-		batch, iters       int
+		model, sizes, what, device string
+		batch, iters               int
 	)
 	c := &cobra.Command{
 		Use:   "bench",
@@ -51,7 +54,10 @@ func newBenchCmd() *cobra.Command {
   train  training images/s (forward, cross-entropy, backward, Adam step) at each size
   infer  inference images/s in eval mode at each size
 Compare with PyTorch on the same machine with
-  THREADS=N /usr/bin/python3 ../shared/reference/torch_pbc.py ../shared/data/pbc speed`,
+  THREADS=N /usr/bin/python3 ../shared/reference/torch_pbc.py ../shared/data/pbc speed
+With --device cuda the figures are the GPU's (peak is skipped, gemm is
+cuBLAS with TF32), each line naming the card; compare with
+  python3 scripts/torch_gpu_speed.py 28,64`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var sz []int
@@ -67,14 +73,24 @@ Compare with PyTorch on the same machine with
 				want[strings.TrimSpace(w)] = true
 			}
 			out := json.NewEncoder(cmd.OutOrStdout())
-			return runBench(out, model, sz, batch, iters, want)
+			switch device {
+			case "cpu":
+				return runBench(out, model, sz, batch, iters, want)
+			case "cuda":
+				if !cmd.Flags().Changed("iters") {
+					iters = 50
+				}
+				return runBenchCUDA(out, model, sz, batch, iters, want)
+			}
+			return fmt.Errorf("bench: --device %q: want cpu or cuda", device)
 		},
 	}
 	c.Flags().StringVar(&model, "model", "resnet18-medmnist", "model to time ("+strings.Join(models.Names(), ", ")+")")
 	c.Flags().StringVar(&sizes, "sizes", "28,64", "input sizes in pixels, comma-separated")
 	c.Flags().StringVar(&what, "what", "peak,gemm,train,infer", "figures to measure, comma-separated")
 	c.Flags().IntVar(&batch, "batch", 128, "batch size")
-	c.Flags().IntVar(&iters, "iters", 5, "timed steps per figure (after one warm-up step)")
+	c.Flags().IntVar(&iters, "iters", 5, "timed steps per figure (after one warm-up step); 50 on cuda")
+	c.Flags().StringVar(&device, "device", "cpu", "cpu, or cuda for the first NVIDIA GPU (gemm is then cuBLAS TF32 TFLOP/s; compare with scripts/torch_gpu_speed.py)")
 	return c
 }
 

@@ -105,6 +105,7 @@ stopped, exactly where it stopped.`,
 	f.BoolVar(&fc.TTA, "tta", d.TTA, "test-time augmentation: average over flips and rotations when evaluating")
 	f.Uint64Var(&fc.Seed, "seed", d.Seed, "random seed")
 	f.IntVar(&fc.Workers, "workers", 0, "image decoding goroutines (0: one per core)")
+	f.StringVar(&fc.Device, "device", "cpu", "where training runs: cpu, or cuda for the first NVIDIA GPU (ResNet family and CellNet)")
 	f.IntVar(&fc.CheckpointEvery, "checkpoint-every", 50, "steps between mid-epoch checkpoints (0: at epoch ends only)")
 	f.BoolVar(&fc.DP, "dp", false, "train with differential privacy (DP-SGD): Poisson-sampled batches, per-image clipping, Gaussian noise; writes RUN/privacy.json")
 	f.Float64Var(&fc.TargetEpsilon, "target-epsilon", 0, "DP: privacy budget epsilon; the noise is chosen to spend it over --epochs, and training stops before exceeding it")

@@ -1,0 +1,358 @@
+// Package resnet runs a models.ResNet (the ResNet family and CellNet, with
+// batch norm) on a CUDA device: forward and backward passes, the
+// cross-entropy loss and the optimizer step all stay on the GPU, and Store
+// copies the weights, batch-norm statistics and optimizer state back into
+// the CPU model and optimizer, so checkpoints are the CPU's.
+//
+// The maths are the CPU layers' (package nn and optim): batch norm with
+// batch statistics in training and running ones in evaluation, PyTorch's
+// momentum, ReLU, residual addition, global average pooling, dropout,
+// linear, softmax cross-entropy with label smoothing and class weights,
+// and Adam, AdamW or SGD with the same float32 formulas. Convolutions run
+// in cuDNN, with TF32 tensor cores when the Device allows them.
+package resnet
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/deepscope/deepscope/cuda"
+	"github.com/deepscope/deepscope/models"
+	"github.com/deepscope/deepscope/nn"
+)
+
+// entry is one parameter or buffer of the CPU model and where it lives on
+// the device.
+type entry struct {
+	name    string
+	p       *nn.Param
+	view    cuda.Mem // in Net.params or Net.buffers
+	grad    cuda.Mem // in Net.grads; zero for buffers
+	kernel  int      // for convolution weights: K, stored [Out, K, K, In]; else 0
+	decay   bool
+	trained bool
+}
+
+// unit is a convolution followed by its batch norm.
+type unit struct {
+	shape cuda.ConvShape
+	conv  *cuda.Conv
+	w, dw cuda.Mem
+	bn    *cuda.BatchNorm
+	relu  bool
+	rows  int      // output rows N*OH*OW
+	x     cuda.Mem // input of the last forward
+	y, z  cuda.Mem // convolution and batch-norm outputs
+	dy    cuda.Mem // gradient at the convolution's output
+}
+
+// block is a residual block: units in a row, the last adding the shortcut
+// (identity or the down unit) before its ReLU.
+type block struct {
+	units []*unit
+	down  *unit
+	x     cuda.Mem
+	dres  cuda.Mem   // gradient at the block's output after the ReLU mask
+	dmid  []cuda.Mem // gradients at the inner units' outputs
+	dx    cuda.Mem   // gradient at the input (downsampling blocks)
+}
+
+// Net is a ResNet on a device, planned for batches of Batch images of
+// Size×Size×Channels.
+type Net struct {
+	Batch, Size, Channels, Classes int
+	// LabelSmoothing and ClassWeights configure the training loss as
+	// nn.CrossEntropy's fields do.
+	LabelSmoothing float32
+	ClassWeights   []float32
+	// ClipNorm, when > 0, scales the gradients to at most this global L2
+	// norm before each step, as optim.ClipGradNorm.
+	ClipNorm float64
+
+	d       *cuda.Device
+	m       *models.ResNet
+	entries []*entry
+	byParam map[*nn.Param]*entry
+	params  cuda.Mem // trained parameters, those with weight decay first
+	grads   cuda.Mem
+	buffers cuda.Mem // running means and variances
+	nDecay  int      // words of params under weight decay
+	bns     []*nn.BatchNorm2d
+	tracked int64 // training forwards since the last Load
+
+	stem    *unit
+	pool    *cuda.MaxPool
+	pooled  cuda.Mem // after the max-pool
+	dpooled cuda.Mem
+	blocks  []*block
+	convs   map[cuda.ConvShape]*cuda.Conv
+
+	featRows, featC     int
+	x                   cuda.Mem // input images
+	gap, drop, mask     cuda.Mem // [N, C]
+	fcW, fcB, fcWG, fcG cuda.Mem
+	dropP               float64
+	logits, dlogits     cuda.Mem
+	dgap, dfeat         cuda.Mem
+	targets, cw, loss   cuda.Mem
+	lossHost            []float32
+	labels32            []int32
+	sumsq               cuda.Mem
+
+	opt *Optimizer
+}
+
+// New plans m on d for batches of batch images of size×size×channels and
+// copies its parameters over. m must use batch norm (not group norm).
+func New(d *cuda.Device, m nn.Module, batch, size, channels int) (*Net, error) {
+	r, ok := m.(*models.ResNet)
+	if !ok {
+		return nil, fmt.Errorf("cuda: the GPU runs the ResNet family (resnet18, resnet18-medmnist, cellnet, ...), not %T", m)
+	}
+	if batch < 1 || size < 1 || channels < 1 {
+		return nil, fmt.Errorf("cuda: batch %d of %dx%dx%d images", batch, size, size, channels)
+	}
+	n := &Net{Batch: batch, Size: size, Channels: channels, Classes: r.FC.Out, d: d, m: r,
+		byParam: map[*nn.Param]*entry{}, convs: map[cuda.ConvShape]*cuda.Conv{}}
+	if err := n.layout(); err != nil {
+		return nil, err
+	}
+	if err := n.plan(); err != nil {
+		return nil, err
+	}
+	return n, n.Load()
+}
+
+// layout places every parameter and buffer in the flat device arrays.
+func (n *Net) layout() error {
+	var trained, buffers []*entry
+	kernelOf := map[*nn.Param]int{}
+	var visit func(m nn.Module)
+	visit = func(m nn.Module) {
+		switch l := m.(type) {
+		case *nn.Conv2d:
+			c := l.Config()
+			if c.Groups != 1 || l.Bias != nil {
+				return
+			}
+			kernelOf[l.Weight] = c.Kernel
+		case *nn.BatchNorm2d:
+			n.bns = append(n.bns, l)
+		}
+		if p, ok := m.(nn.Parent); ok {
+			for _, c := range p.Children() {
+				visit(c.Module)
+			}
+		}
+	}
+	visit(n.m)
+	nn.Walk(n.m, func(name string, p *nn.Param) {
+		e := &entry{name: name, p: p, kernel: kernelOf[p], trained: p.Grad != nil}
+		switch {
+		case e.trained:
+			trained = append(trained, e)
+		case p.Int: // num_batches_tracked, counted on the host
+			return
+		default:
+			buffers = append(buffers, e)
+		}
+		n.byParam[p] = e
+	})
+	// Weight decay applies to whole leading range of params, so an
+	// optimizer step is one launch per group.
+	sort.SliceStable(trained, func(i, j int) bool { return !trained[i].p.NoDecay && trained[j].p.NoDecay })
+	words, decayWords := 0, 0
+	for _, e := range trained {
+		words += e.p.Value.Len()
+		if !e.p.NoDecay {
+			decayWords += e.p.Value.Len()
+		}
+	}
+	bufWords := 0
+	for _, e := range buffers {
+		bufWords += e.p.Value.Len()
+	}
+	var err error
+	if n.params, err = n.d.Alloc(words); err != nil {
+		return err
+	}
+	if n.grads, err = n.d.Alloc(words); err != nil {
+		return err
+	}
+	if n.buffers, err = n.d.Alloc(max(bufWords, 1)); err != nil {
+		return err
+	}
+	n.nDecay = decayWords
+	off := 0
+	for _, e := range trained {
+		k := e.p.Value.Len()
+		e.view, e.grad = n.params.Slice(off, off+k), n.grads.Slice(off, off+k)
+		off += k
+	}
+	off = 0
+	for _, e := range buffers {
+		k := e.p.Value.Len()
+		e.view = n.buffers.Slice(off, off+k)
+		off += k
+	}
+	n.entries = append(trained, buffers...)
+	return nil
+}
+
+// conv returns the planned convolution of shape s, shared by every layer
+// of that shape.
+func (n *Net) conv(s cuda.ConvShape) (*cuda.Conv, error) {
+	if c, ok := n.convs[s]; ok {
+		return c, nil
+	}
+	c, err := n.d.NewConv(s, true)
+	if err != nil {
+		return nil, err
+	}
+	n.convs[s] = c
+	return c, nil
+}
+
+// newUnit plans conv → bn on inputs of h×w×in.
+func (n *Net) newUnit(c *nn.Conv2d, norm models.Norm, h, w int) (*unit, error) {
+	bn, ok := norm.(*nn.BatchNorm2d)
+	if !ok {
+		return nil, fmt.Errorf("cuda: the GPU runs batch norm, not %T (group-norm models train on the CPU)", norm)
+	}
+	cfg := c.Config()
+	if cfg.Groups != 1 || c.Bias != nil {
+		return nil, fmt.Errorf("cuda: grouped or biased convolutions are not supported on the GPU")
+	}
+	s := cuda.ConvShape{N: n.Batch, H: h, W: w, In: cfg.In, Out: cfg.Out, Kernel: cfg.Kernel, Stride: cfg.Stride, Padding: cfg.Padding}
+	oh, ow := s.OutSize()
+	u := &unit{shape: s, relu: bn.ReLU, rows: n.Batch * oh * ow}
+	var err error
+	if u.conv, err = n.conv(s); err != nil {
+		return nil, err
+	}
+	we := n.byParam[c.Weight]
+	u.w, u.dw = we.view, we.grad
+	bw, bb := n.byParam[bn.Weight], n.byParam[bn.Bias]
+	rm, rv := n.byParam[bn.RunningMean], n.byParam[bn.RunningVar]
+	if u.bn, err = n.d.NewBatchNorm(cfg.Out, bw.view, bb.view, bw.grad, bb.grad, rm.view, rv.view); err != nil {
+		return nil, err
+	}
+	u.bn.Momentum, u.bn.Eps = bn.Momentum, bn.Eps
+	words := u.rows * cfg.Out
+	for _, m := range []*cuda.Mem{&u.y, &u.z, &u.dy} {
+		if *m, err = n.d.Alloc(words); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+// plan builds the units and buffers of the whole network.
+func (n *Net) plan() error {
+	r := n.m
+	var err error
+	if n.x, err = n.d.Alloc(n.Batch * n.Size * n.Size * n.Channels); err != nil {
+		return err
+	}
+	if n.stem, err = n.newUnit(r.Conv1, r.BN1, n.Size, n.Size); err != nil {
+		return err
+	}
+	h, w := n.stem.shape.OutSize()
+	c := n.stem.shape.Out
+	if r.MaxPool != nil {
+		mp := r.MaxPool
+		if n.pool, err = n.d.NewMaxPool(n.Batch, h, w, c, mp.Kernel, mp.Stride, mp.Padding); err != nil {
+			return err
+		}
+		h, w = n.pool.OH, n.pool.OW
+		if n.pooled, err = n.d.Alloc(n.Batch * h * w * c); err != nil {
+			return err
+		}
+		if n.dpooled, err = n.d.Alloc(n.Batch * h * w * c); err != nil {
+			return err
+		}
+	}
+	for _, layer := range r.Layers {
+		for _, m := range layer.Layers {
+			var b *block
+			switch blk := m.(type) {
+			case *models.BasicBlock:
+				b, h, w, err = n.newBlock([]*nn.Conv2d{blk.Conv1, blk.Conv2}, []models.Norm{blk.BN1, blk.BN2}, blk.Downsample, h, w)
+			case *models.Bottleneck:
+				b, h, w, err = n.newBlock([]*nn.Conv2d{blk.Conv1, blk.Conv2, blk.Conv3}, []models.Norm{blk.BN1, blk.BN2, blk.BN3}, blk.Downsample, h, w)
+			default:
+				err = fmt.Errorf("cuda: unknown residual block %T", m)
+			}
+			if err != nil {
+				return err
+			}
+			n.blocks = append(n.blocks, b)
+		}
+	}
+	last := n.blocks[len(n.blocks)-1]
+	lu := last.units[len(last.units)-1]
+	n.featRows, n.featC = h*w, lu.shape.Out
+	if r.Drop != nil {
+		n.dropP = r.Drop.P
+	}
+	fw, fb := n.byParam[r.FC.Weight], n.byParam[r.FC.Bias]
+	if fb == nil {
+		return fmt.Errorf("cuda: a classifier without bias is not supported on the GPU")
+	}
+	n.fcW, n.fcWG, n.fcB, n.fcG = fw.view, fw.grad, fb.view, fb.grad
+	nc := n.Batch * n.featC
+	k := n.Batch * n.Classes
+	for _, a := range []struct {
+		m     *cuda.Mem
+		words int
+	}{{&n.gap, nc}, {&n.drop, nc}, {&n.mask, nc}, {&n.dgap, nc}, {&n.logits, k}, {&n.dlogits, k},
+		{&n.dfeat, n.Batch * n.featRows * n.featC}, {&n.targets, n.Batch}, {&n.loss, 1}, {&n.sumsq, 2}} {
+		if *a.m, err = n.d.Alloc(a.words); err != nil {
+			return err
+		}
+	}
+	n.lossHost = make([]float32, 1)
+	n.labels32 = make([]int32, n.Batch)
+	return n.d.Err()
+}
+
+// newBlock plans a residual block on inputs of h×w and returns its output size.
+func (n *Net) newBlock(convs []*nn.Conv2d, norms []models.Norm, down *nn.Sequential, h, w int) (*block, int, int, error) {
+	b := &block{}
+	ih, iw := h, w
+	for i, c := range convs {
+		u, err := n.newUnit(c, norms[i], h, w)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		h, w = u.shape.OutSize()
+		b.units = append(b.units, u)
+		if i < len(convs)-1 {
+			dm, err := n.d.Alloc(u.rows * u.shape.Out)
+			if err != nil {
+				return nil, 0, 0, err
+			}
+			b.dmid = append(b.dmid, dm)
+		}
+	}
+	last := b.units[len(b.units)-1]
+	var err error
+	if b.dres, err = n.d.Alloc(last.rows * last.shape.Out); err != nil {
+		return nil, 0, 0, err
+	}
+	if down != nil {
+		dc, ok1 := down.Layers[0].(*nn.Conv2d)
+		dn, ok2 := down.Layers[1].(models.Norm)
+		if !ok1 || !ok2 {
+			return nil, 0, 0, fmt.Errorf("cuda: unexpected downsample layers")
+		}
+		if b.down, err = n.newUnit(dc, dn, ih, iw); err != nil {
+			return nil, 0, 0, err
+		}
+		first := b.units[0]
+		if b.dx, err = n.d.Alloc(n.Batch * ih * iw * first.shape.In); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	return b, h, w, nil
+}
