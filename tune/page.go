@@ -113,7 +113,7 @@ func (a axis) at(v any) float64 {
 	if hi == lo {
 		return 0.5
 	}
-	return (f - lo) / (hi - lo)
+	return math.Min(math.Max((f-lo)/(hi-lo), 0), 1) // a baseline may lie outside the range: put it at the end
 }
 
 // ticks returns labelled positions for the axis.

@@ -36,6 +36,10 @@ type Options struct {
 	Metric     string        `json:"metric"`      // validation metric to rank by: accuracy (default), auc or loss
 	ASHA       ASHA          `json:"asha"`        // rungs, for the asha strategy
 	GridPoints int           `json:"grid_points"` // values per range in a grid; 3 when zero
+	// Baseline makes trial 1 the base config itself (its own values of the
+	// space's fields), as Optuna's enqueue_trial does, so the leaderboard
+	// shows what the search gained over it. It counts as one of Trials.
+	Baseline bool `json:"baseline,omitempty"`
 
 	Out     string    `json:"-"` // search directory
 	Resume  bool      `json:"-"` // continue the search in Out; Budget, Trials, Parallel and Threads given here (non-zero) replace the stored ones
@@ -372,18 +376,24 @@ func (s *search) next() (job, bool) {
 		}
 	}
 	n := len(s.trials)
-	limit := s.opt.Trials
-	if s.opt.Strategy == "grid" && (limit == 0 || limit > len(s.grid)) {
-		limit = len(s.grid)
+	limit, first := s.opt.Trials, 0 // first: trials before the sampled or grid ones
+	if s.opt.Baseline {
+		first = 1
+	}
+	if s.opt.Strategy == "grid" && (limit == 0 || limit > len(s.grid)+first) {
+		limit = len(s.grid) + first
 	}
 	if limit > 0 && n >= limit {
 		return job{}, false
 	}
 	id := n + 1
 	var p Params
-	if s.opt.Strategy == "grid" {
-		p = s.grid[n]
-	} else {
+	switch {
+	case n < first:
+		p = baseParams(s.opt.Space, s.opt.Base)
+	case s.opt.Strategy == "grid":
+		p = s.grid[n-first]
+	default:
 		p = s.sample(id)
 	}
 	t := &Trial{ID: id, Dir: fmt.Sprintf("trial-%03d", id), Params: p}
@@ -392,6 +402,18 @@ func (s *search) next() (job, bool) {
 	}
 	s.trials = append(s.trials, t)
 	return job{t, false}, true
+}
+
+// baseParams returns base's own values of the space's fields.
+func baseParams(sp Space, base train.Config) Params {
+	b, _ := json.Marshal(base)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	p := Params{}
+	for _, q := range sp {
+		p[q.Name] = m[q.Name]
+	}
+	return p
 }
 
 // sample draws trial id's params from a stream of its own, so that trial

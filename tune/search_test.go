@@ -74,10 +74,13 @@ func (w *lineWatch) Write(p []byte) (int, error) {
 func TestSearchASHA(t *testing.T) {
 	dir := t.TempDir()
 	opt := Options{Strategy: "asha", Space: tinySpace(t), Base: tinyBase(tinyData(t)), Trials: 5, Parallel: 2,
-		Threads: 2, Seed: 11, Metric: "loss", ASHA: ASHA{MinEpochs: 1, Eta: 2}, Out: dir}
+		Threads: 2, Seed: 11, Metric: "loss", ASHA: ASHA{MinEpochs: 1, Eta: 2}, Baseline: true, Out: dir}
 	res, err := Run(context.Background(), opt)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got, err := Apply(opt.Base, res.Trials[0].Params); err != nil || !reflect.DeepEqual(got, opt.Base) {
+		t.Errorf("trial 1, the baseline, has params %v", res.Trials[0].Params)
 	}
 	if res.Stopped != "trials" || len(res.Trials) != 5 {
 		t.Fatalf("stopped by %q with %d trials", res.Stopped, len(res.Trials))
@@ -191,9 +194,10 @@ func checkOutputs(t *testing.T, dir string, opt Options, res *Result) {
 }
 
 // TestSearchResumeAfterCancel cancels a grid search as its first trial
-// (1 epoch) ends, while the second (4 epochs) is mid-run, resumes it, and
-// checks that the finished trial is kept and the cancelled one continues
-// from its checkpoint to where it would have ended uninterrupted.
+// (1 epoch) ends, while the second (4 epochs) is mid-run, marks the second
+// "running" in trials.jsonl as a killed process leaves it, resumes the
+// search, and checks that the finished trial is kept and the other one
+// continues from its checkpoint to where it would have ended uninterrupted.
 func TestSearchResumeAfterCancel(t *testing.T) {
 	manifest := tinyData(t)
 	sp, err := ParseSpace([]byte(`{"epochs": {"choice": [1, 4]}, "lr": {"choice": [0.003]}}`))
@@ -212,6 +216,19 @@ func TestSearchResumeAfterCancel(t *testing.T) {
 	}
 	if len(res.Trials) != 2 || res.Trials[0].Status != Complete || res.Trials[1].Status != Cancelled {
 		t.Fatalf("after the cancel: %s", statuses(res.Trials))
+	}
+	// Make trial 2's last line say "running", as after a SIGKILL mid-trial.
+	events, err := jsonl.ReadFile[Trial](filepath.Join(dir, TrialsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := &events[len(events)-1]; last.ID == 2 && last.Status == Cancelled {
+		last.Status = Running
+	} else {
+		t.Fatalf("last line %+v, want trial 2 cancelled", *last)
+	}
+	if err := jsonl.WriteFile(filepath.Join(dir, TrialsFile), events); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := Run(context.Background(), Options{Out: dir, Budget: time.Hour}); err == nil {
 		t.Error("a new search into a search directory was not refused")

@@ -148,3 +148,12 @@ func TestSpaceJSONRoundTrip(t *testing.T) {
 		t.Errorf("space changed through JSON:\n%+v\n%+v", sp, back)
 	}
 }
+
+// TestShippedSpaces checks that the space files in testdata parse.
+func TestShippedSpaces(t *testing.T) {
+	for _, name := range []string{"pbc28_space.json"} {
+		if _, err := LoadSpace("testdata/" + name); err != nil {
+			t.Error(err)
+		}
+	}
+}

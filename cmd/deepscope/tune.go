@@ -29,7 +29,6 @@ func newTuneCmd() *cobra.Command {
 		o                          tune.Options
 		spacePath, configFile, dir string
 		resumeDir                  string
-		trainSeed                  uint64
 	)
 	c := &cobra.Command{
 		Use:   "tune --data PATH --space space.json --trials N --budget 60m [flags]",
@@ -67,16 +66,17 @@ or interrupted search continues with --resume SEARCH.`,
 			o.Threads, o.Version = tensor.Threads(), version
 			o.Log = cmd.ErrOrStderr()
 			if resumeDir != "" {
-				o = tune.Options{Out: resumeDir, Resume: true, Log: o.Log, Version: version, Threads: o.Threads}
+				r := tune.Options{Out: resumeDir, Resume: true, Log: o.Log, Version: version, Threads: o.Threads}
 				if f.Changed("budget") {
-					o.Budget = mustDuration(f)
+					r.Budget = mustDuration(f)
 				}
 				if f.Changed("trials") {
-					o.Trials, _ = f.GetInt("trials")
+					r.Trials = o.Trials
 				}
 				if f.Changed("parallel") {
-					o.Parallel, _ = f.GetInt("parallel")
+					r.Parallel = o.Parallel
 				}
+				o = r
 			} else {
 				if spacePath == "" {
 					return fmt.Errorf("tune: --space FILE is needed (see deepscope tune --help for its form)")
@@ -88,9 +88,6 @@ or interrupted search continues with --resume SEARCH.`,
 				o.Space, o.Out = sp, dir
 				if o.Base, err = tuneBase(f, configFile); err != nil {
 					return err
-				}
-				if f.Changed("train-seed") {
-					o.Base.Seed = trainSeed
 				}
 				o.Budget = mustDuration(f)
 			}
@@ -126,11 +123,12 @@ or interrupted search continues with --resume SEARCH.`,
 	f.Duration("budget", 0, "wall time for the whole search, e.g. 60m (0: no limit)")
 	f.IntVar(&o.Parallel, "parallel", 1, "trials at once; each gets --threads/K kernel threads")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the sampling of trials")
-	f.Uint64Var(&trainSeed, "train-seed", train.Defaults().Seed, "training seed of every trial (the base config's seed)")
+	f.Uint64("train-seed", train.Defaults().Seed, "training seed of every trial (the base config's seed)")
 	f.StringVar(&o.Metric, "metric", "accuracy", "validation metric to rank trials by: accuracy, auc or loss")
 	f.IntVar(&o.ASHA.MinEpochs, "min-epochs", 1, "asha: epochs of the first rung")
 	f.IntVar(&o.ASHA.Eta, "eta", 3, "asha: reduction factor; rungs at min-epochs x eta^k epochs")
 	f.IntVar(&o.GridPoints, "grid-points", 3, "grid: values per range")
+	f.BoolVar(&o.Baseline, "baseline", false, "make trial 1 the base config itself, to see what the search gains over it")
 	f.StringVar(&dir, "out", "search", "search directory")
 	f.StringVar(&configFile, "config", "", "JSON file of the base config (a run.json works); train flags override it")
 	f.StringVar(&resumeDir, "resume", "", "continue the search in this directory (--budget, --trials and --parallel may change)")
@@ -143,7 +141,7 @@ or interrupted search continues with --resume SEARCH.`,
 }
 
 // tuneBase makes the base config: the defaults, then the --config file,
-// then the train flags given.
+// then the train flags given; --train-seed, not --seed, sets its seed.
 func tuneBase(f *pflag.FlagSet, configFile string) (train.Config, error) {
 	cfg := train.Defaults()
 	if configFile != "" {
@@ -157,6 +155,9 @@ func tuneBase(f *pflag.FlagSet, configFile string) (train.Config, error) {
 		return cfg, err
 	}
 	cfg.Seed = seed
+	if f.Changed("train-seed") {
+		cfg.Seed, _ = f.GetUint64("train-seed")
+	}
 	return cfg, nil
 }
 
