@@ -7,14 +7,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/deepscope/deepscope/data"
-	"github.com/deepscope/deepscope/jsonl"
 	"github.com/deepscope/deepscope/tensor"
 	"github.com/deepscope/deepscope/train"
 )
@@ -60,13 +57,6 @@ type Result struct {
 // trials are recorded as cancelled, and Run with Options.Resume goes on
 // from there.
 var ErrInterrupted = errors.New("tune: interrupted")
-
-// stored is the content of search.json.
-type stored struct {
-	Options Options `json:"options"`
-	Spent   float64 `json:"spent_s"` // wall seconds spent in earlier sessions and this one so far
-	Version string  `json:"deepscope_version"`
-}
 
 // search is one process's part of a search.
 type search struct {
@@ -150,135 +140,6 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	tensor.SetThreads(s.per)
 	defer tensor.SetThreads(old)
 	return s.run(ctx)
-}
-
-func open(opt Options) (*search, error) {
-	if opt.Out == "" {
-		return nil, fmt.Errorf("tune: no search directory given")
-	}
-	s := &search{dir: opt.Out, log: opt.Log, started: time.Now()}
-	if s.log == nil {
-		s.log = io.Discard
-	}
-	path := filepath.Join(opt.Out, SearchFile)
-	if opt.Resume {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("tune: %s is not a search directory: %w", opt.Out, err)
-		}
-		var st stored
-		if err := json.Unmarshal(b, &st); err != nil {
-			return nil, fmt.Errorf("tune: %s: %w", path, err)
-		}
-		o := st.Options
-		if opt.Budget > 0 {
-			o.Budget = opt.Budget
-		}
-		if opt.Trials > 0 {
-			o.Trials = opt.Trials
-		}
-		if opt.Parallel > 0 {
-			o.Parallel = opt.Parallel
-		}
-		if opt.Threads > 0 {
-			o.Threads = opt.Threads
-		}
-		o.Out, o.Resume, o.Log, o.Version = opt.Out, true, opt.Log, opt.Version
-		opt, s.spent0 = o, st.Spent
-	} else if _, err := os.Stat(path); err == nil {
-		return nil, fmt.Errorf("tune: %s already holds a search; resume it or choose another directory", opt.Out)
-	}
-	opt = opt.withDefaults()
-	if err := opt.validate(); err != nil {
-		return nil, err
-	}
-	s.opt = opt
-	s.per = max(1, opt.Threads/opt.Parallel)
-	if opt.Strategy == "grid" {
-		s.grid = opt.Space.Grid(opt.GridPoints)
-	}
-	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
-		return nil, fmt.Errorf("tune: %w", err)
-	}
-	if opt.Resume {
-		if err := s.reload(); err != nil {
-			return nil, err
-		}
-	}
-	return s, s.saveSettings()
-}
-
-// reload reads trials.jsonl: the last line of each trial is its state.
-// Trials that were running or cancelled are queued to resume, their curves
-// re-read from their run directories (the truth after a kill).
-func (s *search) reload() error {
-	events, err := jsonl.ReadFile[Trial](filepath.Join(s.dir, TrialsFile))
-	if err != nil {
-		return err
-	}
-	s.events = events
-	for _, e := range events {
-		if e.ID < 1 || e.ID > len(s.trials)+1 {
-			return fmt.Errorf("tune: %s: trial id %d out of order", TrialsFile, e.ID)
-		}
-		t := e
-		if e.ID == len(s.trials)+1 {
-			s.trials = append(s.trials, &t)
-		} else {
-			s.trials[e.ID-1] = &t
-		}
-	}
-	for _, t := range s.trials {
-		if t.Status != Running && t.Status != Cancelled {
-			continue
-		}
-		if logs, err := train.ReadMetrics(filepath.Join(s.dir, t.Dir)); err == nil && len(logs) > 0 {
-			t.Curve = t.Curve[:0]
-			for _, l := range logs {
-				t.Curve = append(t.Curve, metricOf(s.opt.Metric, l))
-			}
-			t.Epochs, t.Metric = len(t.Curve), t.Curve[len(t.Curve)-1]
-		}
-		s.queue = append(s.queue, t.ID)
-	}
-	return nil
-}
-
-func (s *search) saveSettings() error {
-	st := stored{Options: s.opt, Spent: s.spent().Seconds(), Version: s.opt.Version}
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return fmt.Errorf("tune: %w", err)
-	}
-	return data.WriteFileAtomic(filepath.Join(s.dir, SearchFile), append(b, '\n'))
-}
-
-func (s *search) spent() time.Duration {
-	return time.Duration(s.spent0*float64(time.Second)) + time.Since(s.started)
-}
-
-// record appends t's state to trials.jsonl; call with s.mu held.
-func (s *search) record(t *Trial) error {
-	t.Time = time.Now().UTC()
-	e := *t
-	e.Curve = slices.Clone(t.Curve)
-	s.events = append(s.events, e)
-	if err := jsonl.WriteFile(filepath.Join(s.dir, TrialsFile), s.events); err != nil {
-		return err
-	}
-	return s.saveSettings()
-}
-
-// job is a trial to run: a new one or one to continue from its checkpoint.
-type job struct {
-	t      *Trial
-	resume bool
-}
-
-type outcome struct {
-	job
-	sum *train.Summary
-	err error
 }
 
 func (s *search) run(ctx context.Context) (*Result, error) {
@@ -451,91 +312,4 @@ func (s *search) rungResults() [][]RungResult {
 		out = append(out, rung)
 	}
 	return out
-}
-
-// hook records each epoch of trial t and, for asha, pauses t at a rung
-// where it is not among the best.
-func (s *search) hook(t *Trial) func(train.EpochLog) bool {
-	return func(l train.EpochLog) bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		v := metricOf(s.opt.Metric, l)
-		t.Curve = append(t.Curve[:min(len(t.Curve), l.Epoch-1)], v)
-		t.Epochs, t.Metric = l.Epoch, v
-		if s.opt.Strategy != "asha" {
-			return false
-		}
-		k := slices.Index(s.opt.ASHA.Rungs(t.MaxEpochs), l.Epoch)
-		if k < 0 {
-			return false
-		}
-		rung := s.rungResults()[k]
-		values := make([]float64, len(rung))
-		for i, r := range rung {
-			values[i] = r.Value
-		}
-		return !Promotable(score(s.opt.Metric, v), values, s.opt.ASHA.Eta)
-	}
-}
-
-// train runs or continues one trial.
-func (s *search) train(ctx context.Context, j job) (*train.Summary, error) {
-	dir := filepath.Join(s.dir, j.t.Dir)
-	cfg, err := Apply(s.opt.Base, j.t.Params)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Workers == 0 {
-		cfg.Workers = s.per
-	}
-	resume := j.resume
-	if _, err := os.Stat(filepath.Join(dir, train.CheckpointFile)); err != nil {
-		resume = false // killed before its first checkpoint: start it again
-	}
-	if !resume {
-		if err := os.RemoveAll(dir); err != nil {
-			return nil, fmt.Errorf("tune: %w", err)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("tune: %w", err)
-	}
-	logf, err := os.OpenFile(filepath.Join(dir, "train.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("tune: %w", err)
-	}
-	defer logf.Close()
-	if resume {
-		cfg = train.Config{}
-	}
-	return train.Run(ctx, cfg, train.Options{Out: dir, Resume: resume, Log: logf, Version: s.opt.Version, EpochHook: s.hook(j.t)})
-}
-
-// finish records how a trial's run ended; call with s.mu held. Only a
-// failure to write the search's own files is returned.
-func (s *search) finish(o outcome) error {
-	t := o.t
-	switch {
-	case o.err == nil:
-		t.Status, t.Epochs, t.Seconds = Complete, o.sum.Epochs, o.sum.Seconds
-		if o.sum.Stopped == "paused" {
-			t.Status = Paused
-		}
-	case errors.Is(o.err, train.ErrInterrupted):
-		t.Status = Cancelled
-	default:
-		t.Status, t.Error = Failed, o.err.Error()
-	}
-	msg := fmt.Sprintf("trial %d %s after %d epochs", t.ID, t.Status, t.Epochs)
-	if t.Epochs > 0 {
-		msg += fmt.Sprintf(": %s %.4f", s.opt.Metric, t.Metric)
-	}
-	if t.Error != "" {
-		msg += ": " + t.Error
-	}
-	fmt.Fprintln(s.log, msg)
-	if t.Status == Failed && len(s.trials) >= 3 && !slices.ContainsFunc(s.trials, func(t *Trial) bool { return t.Status != Failed }) {
-		s.abort = fmt.Errorf("tune: the first %d trials failed; the last: %s", len(s.trials), t.Error)
-	}
-	return s.record(t)
 }
