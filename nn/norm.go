@@ -374,20 +374,12 @@ func (l *GroupNorm) BackwardAddReLU(dy *tensor.Tensor) (dx, dres *tensor.Tensor)
 	return l.backward(dres), dres
 }
 
-// masked returns dy with zeros where the fused ReLU's output is 0. The
-// output is +0 or positive, so its bits are zero exactly where the mask
-// is; the mask is formed without a branch, which a ReLU's coin-flip
-// pattern would mispredict half the time (four times slower).
+// masked returns dy with zeros where the fused ReLU's output is 0.
 func (l *GroupNorm) masked(dy *tensor.Tensor) *tensor.Tensor {
 	m := tensor.Ensure(&l.dmask, dy.Shape...)
 	g, y, o := dy.Contiguous().Values(), l.y.Values(), m.Values()
 	tensor.Parallel(len(o), 1<<14, func(lo, hi int) {
-		o, g := o[lo:hi], g[lo:hi]
-		for i, v := range y[lo:hi] {
-			u := math.Float32bits(v)
-			keep := uint32(int32(u|-u) >> 31) // all ones unless v is +0
-			o[i] = math.Float32frombits(math.Float32bits(g[i]) & keep)
-		}
+		tensor.MaskPositive(o[lo:hi], g[lo:hi], y[lo:hi])
 	})
 	return m
 }
