@@ -9,6 +9,7 @@ import (
 
 	"github.com/deepscope/deepscope/cuda"
 	"github.com/deepscope/deepscope/nn"
+	"github.com/deepscope/deepscope/optim"
 	"github.com/deepscope/deepscope/tensor"
 )
 
@@ -312,5 +313,56 @@ func TestLayoutRoundTrip(t *testing.T) {
 	// [o=0][c=1][r=0] moves to [o=0][r=0][c=1].
 	if k[1] != src[9] {
 		t.Errorf("KRSC[0,0,0,1] = %g, want %g", k[1], src[9])
+	}
+}
+
+// TestOptimizersMatchOptim runs two steps of AdamW, Adam and Nesterov SGD
+// on the device and in package optim from the same gradients.
+func TestOptimizersMatchOptim(t *testing.T) {
+	d := device(t)
+	for _, kind := range []string{"adamw", "adam", "sgd"} {
+		t.Run(kind, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(11, 12))
+			lin := nn.NewLinear(rng, 7, 5, false)
+			const lr, wd, mom = 0.01, 0.1, 0.9
+			var opt optim.Optimizer
+			var err error
+			switch kind {
+			case "adamw":
+				opt, err = optim.NewAdamW(lin, optim.AdamConfig{LR: lr, WeightDecay: wd})
+			case "adam":
+				opt, err = optim.NewAdam(lin, optim.AdamConfig{LR: lr, WeightDecay: wd})
+			default:
+				opt, err = optim.NewSGD(lin, optim.SGDConfig{LR: lr, Momentum: mom, Nesterov: true, WeightDecay: wd})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := lin.Weight.Value.Len()
+			w := upload(t, d, lin.Weight.Value.Values())
+			m, v := upload(t, d, make([]float32, n)), upload(t, d, make([]float32, n))
+			g := upload(t, d, make([]float32, n))
+			for step := 1; step <= 2; step++ {
+				grad := tensor.Randn(rng, 1, n).Data
+				copy(lin.Weight.Grad.Values(), grad)
+				d.Upload(g, grad)
+				opt.Step()
+				if kind == "sgd" {
+					d.SGD(w, g, m, wd, mom, 1, -lr, step == 1, true)
+					continue
+				}
+				bc1 := 1 - math.Pow(0.9, float64(step))
+				bc2 := 1 - math.Pow(0.999, float64(step))
+				s := cuda.AdamStep{DecayMul: 1, W1: float32(1 - 0.9), B2: 0.999, OmB2: float32(1 - 0.999),
+					BC2Sqrt: float32(math.Sqrt(bc2)), Eps: 1e-8, NegStep: float32(-(lr / bc1))}
+				if kind == "adamw" {
+					s.DecayMul = float32(1 - lr*wd)
+				} else {
+					s.WD = wd
+				}
+				d.Adam(w, g, m, v, s)
+			}
+			near(t, "weight", download(t, d, w, n), lin.Weight.Value.Values(), 1e-7)
+		})
 	}
 }

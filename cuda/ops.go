@@ -18,7 +18,14 @@ type BatchNorm struct {
 	acc, mean, invstd Mem // 2C, C and C doubles
 	scale, shift      Mem // C floats each
 	coef              Mem // 4C floats
+	scratch           Mem // all of the above
 	training          bool
+}
+
+// Free releases the scratch memory.
+func (b *BatchNorm) Free(d *Device) {
+	d.Free(b.scratch)
+	b.scratch = Mem{}
 }
 
 // NewBatchNorm allocates the scratch of a batch norm over c channels whose
@@ -35,7 +42,7 @@ func (d *Device) NewBatchNorm(c int, weight, bias, weightGrad, biasGrad, running
 	return &BatchNorm{C: c, Weight: weight, Bias: bias, WeightGrad: weightGrad, BiasGrad: biasGrad,
 		RunningMean: runningMean, RunningVar: runningVar, Momentum: 0.1, Eps: 1e-5,
 		acc: s.Slice(0, 4*c), mean: s.Slice(4*c, 6*c), invstd: s.Slice(6*c, 8*c),
-		scale: s.Slice(8*c, 9*c), shift: s.Slice(9*c, 10*c), coef: s.Slice(10*c, 14*c)}, nil
+		scale: s.Slice(8*c, 9*c), shift: s.Slice(9*c, 10*c), coef: s.Slice(10*c, 14*c), scratch: s}, nil
 }
 
 // Forward sets y = bn(x) (+ res, when res.Ptr != 0), then ReLU if relu:

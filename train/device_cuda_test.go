@@ -71,3 +71,26 @@ func TestRunOnCUDA(t *testing.T) {
 		t.Errorf("train loss went from %g to %g on the GPU", logs[0].TrainLoss, logs[1].TrainLoss)
 	}
 }
+
+// TestPauseResumeOnCUDA pauses a GPU run after its first epoch and resumes
+// it: the checkpoint the device's state was stored into carries it on.
+func TestPauseResumeOnCUDA(t *testing.T) {
+	if _, err := cuda.Count(); err != nil {
+		t.Skip("cuda: no CUDA driver (libcuda.so.1) found; skipping")
+	}
+	cfg := tinyConfig(tinyData(t))
+	cfg.Model, cfg.Device, cfg.Epochs = "resnet18-medmnist", "cuda", 2
+	out := filepath.Join(t.TempDir(), "run")
+	sum, err := Run(context.Background(), cfg, Options{Out: out, EpochHook: func(EpochLog) bool { return true }})
+	if err != nil || sum.Stopped != "paused" || sum.Epochs != 1 {
+		t.Fatalf("first part: %+v, %v", sum, err)
+	}
+	sum, err = Run(context.Background(), cfg, Options{Out: out, Resume: true})
+	if err != nil || sum.Epochs != 2 {
+		t.Fatalf("resumed: %+v, %v", sum, err)
+	}
+	logs, err := ReadMetrics(out)
+	if err != nil || len(logs) != 2 || logs[1].Step != 2*logs[0].Step {
+		t.Fatalf("metrics after resuming: %+v, %v", logs, err)
+	}
+}

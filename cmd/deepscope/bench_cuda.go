@@ -92,6 +92,7 @@ func benchModelCUDA(d *cuda.Device, name string, size, batch, iters int, train b
 	if err != nil {
 		return benchFigure{}, fmt.Errorf("bench: %s: %w", name, err)
 	}
+	defer net.Close()
 	cpuOpt, err := optim.NewAdam(m, optim.AdamConfig{LR: 1e-3})
 	if err != nil {
 		return benchFigure{}, err

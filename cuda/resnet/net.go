@@ -99,7 +99,33 @@ type Net struct {
 	labels32            []int32
 	sumsq               cuda.Mem
 
-	opt *Optimizer
+	opt  *Optimizer
+	mems []cuda.Mem // every allocation, for Close
+	bnl  []*cuda.BatchNorm
+}
+
+// alloc returns n zeroed words of device memory that Close frees.
+func (n *Net) alloc(words int) (cuda.Mem, error) {
+	m, err := n.d.Alloc(words)
+	if err == nil {
+		n.mems = append(n.mems, m)
+	}
+	return m, err
+}
+
+// Close frees the network's device memory and descriptors; the Net is not
+// usable afterwards. The Device stays open.
+func (n *Net) Close() {
+	for _, c := range n.convs {
+		c.Destroy(n.d)
+	}
+	for _, b := range n.bnl {
+		b.Free(n.d)
+	}
+	for _, m := range n.mems {
+		n.d.Free(m)
+	}
+	n.convs, n.bnl, n.mems = nil, nil, nil
 }
 
 // New plans m on d for batches of batch images of size×size×channels and
@@ -173,13 +199,13 @@ func (n *Net) layout() error {
 		bufWords += e.p.Value.Len()
 	}
 	var err error
-	if n.params, err = n.d.Alloc(words); err != nil {
+	if n.params, err = n.alloc(words); err != nil {
 		return err
 	}
-	if n.grads, err = n.d.Alloc(words); err != nil {
+	if n.grads, err = n.alloc(words); err != nil {
 		return err
 	}
-	if n.buffers, err = n.d.Alloc(max(bufWords, 1)); err != nil {
+	if n.buffers, err = n.alloc(max(bufWords, 1)); err != nil {
 		return err
 	}
 	n.nDecay = decayWords
@@ -237,10 +263,11 @@ func (n *Net) newUnit(c *nn.Conv2d, norm models.Norm, h, w int) (*unit, error) {
 	if u.bn, err = n.d.NewBatchNorm(cfg.Out, bw.view, bb.view, bw.grad, bb.grad, rm.view, rv.view); err != nil {
 		return nil, err
 	}
+	n.bnl = append(n.bnl, u.bn)
 	u.bn.Momentum, u.bn.Eps = bn.Momentum, bn.Eps
 	words := u.rows * cfg.Out
 	for _, m := range []*cuda.Mem{&u.y, &u.z, &u.dy} {
-		if *m, err = n.d.Alloc(words); err != nil {
+		if *m, err = n.alloc(words); err != nil {
 			return nil, err
 		}
 	}
@@ -251,7 +278,7 @@ func (n *Net) newUnit(c *nn.Conv2d, norm models.Norm, h, w int) (*unit, error) {
 func (n *Net) plan() error {
 	r := n.m
 	var err error
-	if n.x, err = n.d.Alloc(n.Batch * n.Size * n.Size * n.Channels); err != nil {
+	if n.x, err = n.alloc(n.Batch * n.Size * n.Size * n.Channels); err != nil {
 		return err
 	}
 	if n.stem, err = n.newUnit(r.Conv1, r.BN1, n.Size, n.Size); err != nil {
@@ -265,10 +292,10 @@ func (n *Net) plan() error {
 			return err
 		}
 		h, w = n.pool.OH, n.pool.OW
-		if n.pooled, err = n.d.Alloc(n.Batch * h * w * c); err != nil {
+		if n.pooled, err = n.alloc(n.Batch * h * w * c); err != nil {
 			return err
 		}
-		if n.dpooled, err = n.d.Alloc(n.Batch * h * w * c); err != nil {
+		if n.dpooled, err = n.alloc(n.Batch * h * w * c); err != nil {
 			return err
 		}
 	}
@@ -307,7 +334,7 @@ func (n *Net) plan() error {
 		words int
 	}{{&n.gap, nc}, {&n.drop, nc}, {&n.mask, nc}, {&n.dgap, nc}, {&n.logits, k}, {&n.dlogits, k},
 		{&n.dfeat, n.Batch * n.featRows * n.featC}, {&n.targets, n.Batch}, {&n.loss, 1}, {&n.sumsq, 2}} {
-		if *a.m, err = n.d.Alloc(a.words); err != nil {
+		if *a.m, err = n.alloc(a.words); err != nil {
 			return err
 		}
 	}
@@ -328,7 +355,7 @@ func (n *Net) newBlock(convs []*nn.Conv2d, norms []models.Norm, down *nn.Sequent
 		h, w = u.shape.OutSize()
 		b.units = append(b.units, u)
 		if i < len(convs)-1 {
-			dm, err := n.d.Alloc(u.rows * u.shape.Out)
+			dm, err := n.alloc(u.rows * u.shape.Out)
 			if err != nil {
 				return nil, 0, 0, err
 			}
@@ -337,7 +364,7 @@ func (n *Net) newBlock(convs []*nn.Conv2d, norms []models.Norm, down *nn.Sequent
 	}
 	last := b.units[len(b.units)-1]
 	var err error
-	if b.dres, err = n.d.Alloc(last.rows * last.shape.Out); err != nil {
+	if b.dres, err = n.alloc(last.rows * last.shape.Out); err != nil {
 		return nil, 0, 0, err
 	}
 	if down != nil {
@@ -350,7 +377,7 @@ func (n *Net) newBlock(convs []*nn.Conv2d, norms []models.Norm, down *nn.Sequent
 			return nil, 0, 0, err
 		}
 		first := b.units[0]
-		if b.dx, err = n.d.Alloc(n.Batch * ih * iw * first.shape.In); err != nil {
+		if b.dx, err = n.alloc(n.Batch * ih * iw * first.shape.In); err != nil {
 			return nil, 0, 0, err
 		}
 	}

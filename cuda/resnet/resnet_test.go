@@ -47,6 +47,14 @@ func twin(t *testing.T, name string, size int) (a, b *models.ResNet) {
 	return mk(), mk()
 }
 
+func maxAbs(v []float32) float64 {
+	m := 0.0
+	for _, x := range v {
+		m = math.Max(m, math.Abs(float64(x)))
+	}
+	return m
+}
+
 // maxDiff returns the largest |a-b| and the largest |b|.
 func maxDiff(a, b []float32) (diff, scale float64) {
 	for i := range a {
@@ -132,22 +140,19 @@ func TestTrainStepMatchesCPU(t *testing.T) {
 			if err := net.SetOptimizer(cfg, og); err != nil {
 				t.Fatal(err)
 			}
-			var lossCPU, lossGPU float32
-			for step := 0; step < 2; step++ {
-				oc.ZeroGrad()
-				nn.SetTraining(cpu, true)
-				lossCPU = ce.Forward(cpu.Forward(x), y)
-				cpu.Backward(ce.Backward())
-				oc.Step()
-				if lossGPU, err = net.TrainStep(x, y, lr, 0); err != nil {
-					t.Fatal(err)
-				}
-				if math.Abs(float64(lossCPU-lossGPU)) > 1e-4*math.Max(1, float64(lossCPU)) {
-					t.Errorf("step %d: loss %g on the GPU, %g on the CPU", step, lossGPU, lossCPU)
-				}
-				if c.opt == "sgd" {
-					break
-				}
+			// One step: after it, Adam's sign-like update lets the twins'
+			// weights differ by up to 2*lr, so later steps are not comparable.
+			oc.ZeroGrad()
+			nn.SetTraining(cpu, true)
+			lossCPU := ce.Forward(cpu.Forward(x), y)
+			cpu.Backward(ce.Backward())
+			oc.Step()
+			lossGPU, err := net.TrainStep(x, y, lr, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(float64(lossCPU-lossGPU)) > 1e-4*math.Max(1, float64(lossCPU)) {
+				t.Errorf("loss %g on the GPU, %g on the CPU", lossGPU, lossCPU)
 			}
 			if err := net.Store(); err != nil {
 				t.Fatal(err)
@@ -165,8 +170,14 @@ func TestTrainStepMatchesCPU(t *testing.T) {
 					}
 					got, want = dg, dw
 				}
-				if diff, scale := maxDiff(got, want); !(diff <= 2e-3*math.Max(scale, 1e-3)) {
-					t.Errorf("%s differs by %g (scale %g)", name, diff, scale)
+				tol := 2e-3 * math.Max(maxAbs(want), 1e-3)
+				if c.opt != "sgd" || p.Grad == nil {
+					// Adam's first step is about ±lr wherever the gradient
+					// is not tiny; where it is, rounding can flip its sign.
+					tol = math.Max(tol, 2.5*lr)
+				}
+				if diff, _ := maxDiff(got, want); !(diff <= tol) {
+					t.Errorf("%s differs by %g (tolerance %g)", name, diff, tol)
 				}
 			})
 			sc, sg := oc.State(), og.State()

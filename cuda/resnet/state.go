@@ -53,18 +53,15 @@ func (n *Net) SetOptimizer(o Optimizer, cpu optim.Optimizer) error {
 	}
 	o.noDecayWords = n.params.N - o.decayWords
 	var err error
-	if o.m, err = n.d.Alloc(n.params.N); err != nil {
-		return err
-	}
-	if o.Kind != "sgd" || o.Momentum != 0 {
-		if o.Kind != "sgd" {
-			if o.v, err = n.d.Alloc(n.params.N); err != nil {
-				return err
-			}
+	if o.Kind != "sgd" || o.Momentum != 0 { // exp_avg or the momentum buffer
+		if o.m, err = n.alloc(n.params.N); err != nil {
+			return err
 		}
-	} else {
-		n.d.Free(o.m)
-		o.m = cuda.Mem{}
+	}
+	if o.Kind != "sgd" { // exp_avg_sq
+		if o.v, err = n.alloc(n.params.N); err != nil {
+			return err
+		}
 	}
 	n.opt = &o
 	return n.loadOptimizer()
