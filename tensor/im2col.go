@@ -141,13 +141,16 @@ func Col2im(g ConvGeom, col []float32, c0, cn, row0, rows int, dx []float32) {
 }
 
 // col2imRow gathers into input row ih of image n every value of the chunk
-// that came from it.
+// that came from it: for each input pixel, the runs of the kernel
+// positions that cover it are summed into it in one pass (addRuns).
 func col2imRow(g ConvGeom, col []float32, c0, cn, row0, rows, n, ih int, dx []float32) {
 	oh, ow := g.OutH(), g.OutW()
 	width := g.KH * g.KW * cn
+	var offs [maxRuns]int
 	for iw := 0; iw < g.W; iw++ {
 		o := ((n*g.H+ih)*g.W+iw)*g.C + c0
 		d := dx[o : o+cn]
+		runs := offs[:0]
 		for kh := 0; kh < g.KH; kh++ {
 			t := ih + g.PH - kh
 			if t < 0 {
@@ -169,15 +172,40 @@ func col2imRow(g ConvGeom, col []float32, c0, cn, row0, rows, n, ih int, dx []fl
 				if r < 0 || r >= rows {
 					continue
 				}
-				k := r*width + (kh*g.KW+kw)*cn
-				if cn >= 8 {
-					Add(d, d, col[k:k+cn])
-					continue
+				if len(runs) == maxRuns {
+					addRuns(d, col, runs)
+					runs = runs[:0]
 				}
-				for i, v := range col[k : k+cn] {
-					d[i] += v
-				}
+				runs = append(runs, r*width+(kh*g.KW+kw)*cn)
 			}
+		}
+		addRuns(d, col, runs)
+	}
+}
+
+// maxRuns is how many runs addRuns sums in one call: a 3x3 kernel's nine
+// fit, larger kernels take several calls.
+const maxRuns = 16
+
+// addRuns adds to d the len(d) values of col at each offset of offs.
+//
+//	for _, k := range offs { for i := range d { d[i] += col[k+i] } }
+func addRuns(d, col []float32, offs []int) {
+	if len(offs) == 0 {
+		return
+	}
+	if useAVX2 && len(d)%8 == 0 {
+		addRunsAVX2(d, col, offs)
+		return
+	}
+	addRunsGo(d, col, offs)
+}
+
+// addRunsGo is the pure-Go twin of addRunsAVX2.
+func addRunsGo(d, col []float32, offs []int) {
+	for _, k := range offs {
+		for i, v := range col[k : k+len(d)] {
+			d[i] += v
 		}
 	}
 }

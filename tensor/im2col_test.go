@@ -17,6 +17,11 @@ var im2colGeoms = []tensor.ConvGeom{
 	{N: 2, H: 3, W: 3, C: 2, KH: 2, KW: 2, SH: 1, SW: 1, PH: 2, PW: 2},
 	{N: 4, H: 2, W: 3, C: 1, KH: 2, KW: 3, SH: 1, SW: 1, PH: 0, PW: 1},
 	{N: 2, H: 5, W: 4, C: 19, KH: 3, KW: 3, SH: 1, SW: 2, PH: 1, PW: 1},
+	// Channel runs of multiples of 8 take the vector kernels; a 5x5
+	// kernel's 25 runs take col2im's sum in several calls.
+	{N: 2, H: 5, W: 5, C: 16, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1},
+	{N: 1, H: 6, W: 5, C: 24, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1},
+	{N: 1, H: 7, W: 7, C: 8, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2},
 }
 
 // naiveIm2col is the reference: value (r, kh, kw, c) of the lowered matrix.

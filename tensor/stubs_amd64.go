@@ -187,3 +187,12 @@ func channelScaleShiftAVX2(y, x, res []float32, rows, c int, scale, shift []floa
 //
 //go:noescape
 func maskPositiveAVX2(dst, g, y []float32)
+
+// addRunsAVX2 is addRunsGo for len(d) a multiple of 8: each group of eight
+// values of d is loaded once, every run's values added, and stored once.
+// The caller guarantees col[k:k+len(d)] is in range for every k in offs.
+//
+//	for _, k := range offs { for i := range d { d[i] += col[k+i] } }
+//
+//go:noescape
+func addRunsAVX2(d, col []float32, offs []int)

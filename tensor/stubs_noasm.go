@@ -79,3 +79,6 @@ func channelScaleShiftAVX2(y, x, res []float32, rows, c int, scale, shift []floa
 
 // maskPositiveAVX2 is maskPositiveGo in builds without assembly.
 func maskPositiveAVX2(dst, g, y []float32) { maskPositiveGo(dst, g, y) }
+
+// addRunsAVX2 is addRunsGo in builds without assembly.
+func addRunsAVX2(d, col []float32, offs []int) { addRunsGo(d, col, offs) }

@@ -234,3 +234,35 @@ add1loop:
 adddone:
 	VZEROUPPER
 	RET
+
+// func addRunsAVX2(d, col []float32, offs []int)
+// For each group of eight values of d: load, add the group at every
+// offset of col, store.
+TEXT ·addRunsAVX2(SB), NOSPLIT, $0-72
+	MOVQ d_base+0(FP), DI
+	MOVQ d_len+8(FP), CX
+	MOVQ col_base+24(FP), SI
+	MOVQ offs_base+48(FP), R8
+	MOVQ offs_len+56(FP), R9
+	XORQ AX, AX // value index in d
+
+runsgroup:
+	CMPQ    AX, CX
+	JAE     runsdone
+	VMOVUPS (DI)(AX*4), Y0
+	XORQ    BX, BX // offset index
+
+runsoff:
+	MOVQ    (R8)(BX*8), DX
+	ADDQ    AX, DX
+	VADDPS  (SI)(DX*4), Y0, Y0
+	INCQ    BX
+	CMPQ    BX, R9
+	JB      runsoff
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $8, AX
+	JMP     runsgroup
+
+runsdone:
+	VZEROUPPER
+	RET
