@@ -160,9 +160,6 @@ func loadDriver() (*library, error) {
 	driverOnce.Do(func() {
 		driverLib, driverErr = openLibrary("libcuda.so.1 (the NVIDIA driver)",
 			[]string{"libcuda.so.1"}, []string{"libcuda.so.1"}, nil)
-		if driverErr != nil {
-			driverErr = fmt.Errorf("cuda: no CUDA driver (libcuda.so.1) found: %w", driverErr)
-		}
 	})
 	return driverLib, driverErr
 }

@@ -20,6 +20,22 @@ type gpu struct {
 	dirty bool  // the device holds steps the CPU model has not seen
 }
 
+// checkDevice returns an error before anything is written when cfg asks
+// for a GPU that is not there.
+func checkDevice(cfg Config) error {
+	if cfg.Device != "cuda" {
+		return nil
+	}
+	n, err := cuda.Count()
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("train: device cuda: the driver sees no GPU")
+	}
+	return nil
+}
+
 // newGPU moves the session's model and optimizer to the first GPU.
 func newGPU(s *session) (*gpu, error) {
 	cfg := s.cfg
@@ -33,7 +49,7 @@ func newGPU(s *session) (*gpu, error) {
 	}
 	d, err := cuda.Open(0)
 	if err != nil {
-		return nil, fmt.Errorf("train: device cuda: %w", err)
+		return nil, fmt.Errorf("train: %w", err)
 	}
 	net, err := resnet.New(d, s.model, cfg.Batch, cfg.Size, s.info.Channels)
 	if err != nil {

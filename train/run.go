@@ -106,6 +106,9 @@ func start(cfg Config, opt Options) (*session, loopState, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, loopState{}, err
 	}
+	if err := checkDevice(cfg); err != nil {
+		return nil, loopState{}, err
+	}
 	if _, err := os.Stat(filepath.Join(opt.Out, RunFile)); err == nil && !opt.Resume {
 		return nil, loopState{}, fmt.Errorf("train: %s already holds a run; resume it or choose another run directory", opt.Out)
 	}
