@@ -80,7 +80,7 @@ cuBLAS with TF32), each line naming the card; compare with
 				if !cmd.Flags().Changed("iters") {
 					iters = 50
 				}
-				return runBenchCUDA(out, model, sz, batch, iters, want)
+				return runBenchCUDA(out, cmd.ErrOrStderr(), model, sz, batch, iters, want)
 			}
 			return fmt.Errorf("bench: --device %q: want cpu or cuda", device)
 		},

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"time"
 
@@ -16,12 +17,15 @@ import (
 // runBenchCUDA prints the GPU's figures: cuBLAS GEMM TFLOP/s (TF32) and the
 // model's training and inference images/s, with inputs resident on the
 // card as PyTorch's benchmark keeps them.
-func runBenchCUDA(out *json.Encoder, model string, sizes []int, batch, iters int, want map[string]bool) error {
+func runBenchCUDA(out *json.Encoder, log io.Writer, model string, sizes []int, batch, iters int, want map[string]bool) error {
 	d, err := cuda.Open(0)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
 	defer d.Close()
+	major, minor := cuda.NVRTCVersion()
+	fmt.Fprintf(log, "%s, compute capability %d.%d, %d multiprocessors; cuBLAS %d, cuDNN %d, NVRTC %d.%d from\n%s",
+		d.Name, d.Major, d.Minor, d.SMs, d.BLASVersion(), cuda.DNNVersion(), major, minor, cuda.Libraries())
 	if want["gemm"] {
 		for _, s := range [][3]int{{100352, 576, 64}, {2048, 4608, 512}, {8192, 8192, 8192}} {
 			tf, secs, err := benchGemmCUDA(d, s[0], s[2], s[1], iters)

@@ -1,6 +1,7 @@
 package resnet_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -76,10 +77,10 @@ func batch(size, n int) (*tensor.Tensor, []int) {
 
 func TestLogitsMatchCPU(t *testing.T) {
 	d := device(t)
-	for _, name := range []string{"cellnet", "resnet18-medmnist", "resnet18"} {
+	for _, name := range []string{"cellnet", "resnet18-medmnist", "resnet18", "resnet50"} {
 		t.Run(name, func(t *testing.T) {
 			size := 16
-			if name == "resnet18" {
+			if name == "resnet18" || name == "resnet50" {
 				size = 32
 			}
 			cpu, gpu := twin(t, name, size)
@@ -105,10 +106,12 @@ func TestTrainStepMatchesCPU(t *testing.T) {
 	d := device(t)
 	for _, c := range []struct {
 		model, opt string
-	}{{"cellnet", "sgd"}, {"resnet18-medmnist", "sgd"}, {"resnet18", "sgd"}, {"cellnet", "adamw"}} {
-		t.Run(c.model+"/"+c.opt, func(t *testing.T) {
+		clip       float64
+	}{{"cellnet", "sgd", 0}, {"resnet18-medmnist", "sgd", 0}, {"resnet18", "sgd", 0}, {"resnet50", "sgd", 0},
+		{"cellnet", "sgd", 0.5}, {"cellnet", "adamw", 0}} {
+		t.Run(fmt.Sprintf("%s/%s/clip%g", c.model, c.opt, c.clip), func(t *testing.T) {
 			size := 16
-			if c.model == "resnet18" {
+			if c.model == "resnet18" || c.model == "resnet50" {
 				size = 32
 			}
 			cpu, gpu := twin(t, c.model, size)
@@ -137,6 +140,7 @@ func TestTrainStepMatchesCPU(t *testing.T) {
 				t.Fatal(err)
 			}
 			net.LabelSmoothing = 0.1
+			net.ClipNorm = c.clip
 			if err := net.SetOptimizer(cfg, og); err != nil {
 				t.Fatal(err)
 			}
@@ -146,6 +150,11 @@ func TestTrainStepMatchesCPU(t *testing.T) {
 			nn.SetTraining(cpu, true)
 			lossCPU := ce.Forward(cpu.Forward(x), y)
 			cpu.Backward(ce.Backward())
+			if c.clip > 0 {
+				if norm := optim.ClipGradNorm(oc.Params(), c.clip); norm <= c.clip {
+					t.Fatalf("gradient norm %g is below the clipping norm %g: the test would not clip", norm, c.clip)
+				}
+			}
 			oc.Step()
 			lossGPU, err := net.TrainStep(x, y, lr, 0)
 			if err != nil {
