@@ -18,6 +18,7 @@ var drv struct {
 	primaryCtxRelease, ctxSetCurrent               fn
 	streamCreate, streamSynchronize, streamDestroy fn
 	memAlloc, memFree, memGetInfo                  fn
+	memHostAlloc, memFreeHost                      fn
 	memcpyHtoD, memcpyDtoH, memcpyDtoD, memsetD32  fn
 	moduleLoadData, moduleGetFunction, launch      fn
 	getErrorString                                 fn
@@ -37,6 +38,7 @@ func initDriver() error {
 			"cuDevicePrimaryCtxRetain": &drv.primaryCtxRetain, "cuDevicePrimaryCtxRelease_v2": &drv.primaryCtxRelease,
 			"cuCtxSetCurrent": &drv.ctxSetCurrent, "cuStreamCreate": &drv.streamCreate,
 			"cuStreamSynchronize": &drv.streamSynchronize, "cuStreamDestroy_v2": &drv.streamDestroy,
+			"cuMemHostAlloc": &drv.memHostAlloc, "cuMemFreeHost": &drv.memFreeHost,
 			"cuMemAlloc_v2": &drv.memAlloc, "cuMemFree_v2": &drv.memFree, "cuMemGetInfo_v2": &drv.memGetInfo,
 			"cuMemcpyHtoDAsync_v2": &drv.memcpyHtoD, "cuMemcpyDtoHAsync_v2": &drv.memcpyDtoH,
 			"cuMemcpyDtoDAsync_v2": &drv.memcpyDtoD, "cuMemsetD32Async": &drv.memsetD32,
@@ -263,6 +265,33 @@ func (d *Device) Alloc(n int) (Mem, error) {
 	m := Mem{p, n}
 	d.Zero(m)
 	return m, nil
+}
+
+// HostAlloc returns n float32s of page-locked host memory, which the GPU
+// reads directly: Upload from it is queued without a staging copy. Free it
+// with FreeHost, not before the copies that read it are done.
+func (d *Device) HostAlloc(n int) ([]float32, error) {
+	if n <= 0 {
+		return nil, errors.New("cuda: HostAlloc of no memory")
+	}
+	d.enter()
+	defer d.leave()
+	var p uintptr
+	if r := drv.memHostAlloc.call(ptr(&p), uintptr(n)*4, 0); r != 0 {
+		return nil, fmt.Errorf("cuda: allocating %d MiB of page-locked host memory: %s", n*4>>20, driverError(r))
+	}
+	return unsafe.Slice((*float32)(*(*unsafe.Pointer)(unsafe.Pointer(&p))), n), nil
+}
+
+// FreeHost releases memory from HostAlloc.
+func (d *Device) FreeHost(b []float32) {
+	if len(b) == 0 {
+		return
+	}
+	d.enter()
+	defer d.leave()
+	drv.streamSynchronize.call(d.stream)
+	drv.memFreeHost.call(uintptr(unsafe.Pointer(&b[0])))
 }
 
 // Free releases m.

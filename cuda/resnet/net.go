@@ -99,9 +99,10 @@ type Net struct {
 	labels32            []int32
 	sumsq               cuda.Mem
 
-	opt  *Optimizer
-	mems []cuda.Mem // every allocation, for Close
-	bnl  []*cuda.BatchNorm
+	opt   *Optimizer
+	hostX []float32  // page-locked staging for the input; nil if none could be had
+	mems  []cuda.Mem // every allocation, for Close
+	bnl   []*cuda.BatchNorm
 }
 
 // alloc returns n zeroed words of device memory that Close frees.
@@ -125,6 +126,8 @@ func (n *Net) Close() {
 	for _, m := range n.mems {
 		n.d.Free(m)
 	}
+	n.d.FreeHost(n.hostX)
+	n.hostX = nil
 	n.convs, n.bnl, n.mems = nil, nil, nil
 }
 
@@ -337,6 +340,12 @@ func (n *Net) plan() error {
 		if *a.m, err = n.alloc(a.words); err != nil {
 			return err
 		}
+	}
+	// Staging the input in page-locked memory lets its copy to the card be
+	// queued while the step's kernels are launched; without it the driver
+	// stages pageable memory itself, synchronously.
+	if h, err := n.d.HostAlloc(n.x.N); err == nil {
+		n.hostX = h
 	}
 	n.lossHost = make([]float32, 1)
 	n.labels32 = make([]int32, n.Batch)
