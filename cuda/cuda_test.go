@@ -128,6 +128,12 @@ func TestConvMatchesCPU(t *testing.T) {
 		{N: 2, H: 6, W: 6, In: 3, Out: 8, Kernel: 3, Stride: 1, Padding: 1},
 		{N: 3, H: 7, W: 5, In: 8, Out: 16, Kernel: 3, Stride: 2, Padding: 1},
 		{N: 2, H: 6, W: 6, In: 8, Out: 12, Kernel: 1, Stride: 2, Padding: 0},
+		{N: 4, H: 8, W: 8, In: 64, Out: 256, Kernel: 1, Stride: 1, Padding: 0},
+		{N: 4, H: 8, W: 8, In: 256, Out: 64, Kernel: 1, Stride: 1, Padding: 0},
+		{N: 4, H: 16, W: 16, In: 3, Out: 64, Kernel: 7, Stride: 2, Padding: 3},
+		{N: 8, H: 2, W: 2, In: 512, Out: 2048, Kernel: 1, Stride: 1, Padding: 0},
+		{N: 8, H: 2, W: 2, In: 2048, Out: 512, Kernel: 1, Stride: 1, Padding: 0},
+		{N: 8, H: 4, W: 4, In: 1024, Out: 2048, Kernel: 1, Stride: 2, Padding: 0},
 	} {
 		t.Run(fmt.Sprintf("%+v", s), func(t *testing.T) {
 			cpu := nn.NewConv2d(rng, nn.ConvConfig{In: s.In, Out: s.Out, Kernel: s.Kernel, Stride: s.Stride, Padding: s.Padding})
@@ -219,6 +225,39 @@ func TestBatchNormMatchesCPU(t *testing.T) {
 			near(t, "bias grad", p[5*ch:6*ch], cpu.Bias.Grad.Values(), 1e-5)
 		})
 	}
+}
+
+func TestMaxPoolMatchesCPU(t *testing.T) {
+	d := device(t)
+	rng := rand.New(rand.NewPCG(13, 14))
+	const n, h, w, c = 4, 16, 16, 64
+	x := tensor.Randn(rng, 1, n, h, w, c)
+	for i, v := range x.Data { // after a ReLU, as in ResNet's stem: many zeros
+		x.Data[i] = max(v, 0)
+	}
+	cpu := nn.NewMaxPool2d(3, 2, 1)
+	y := cpu.Forward(x)
+	dy := tensor.Randn(rng, 1, y.Shape...)
+	dx := cpu.Backward(dy)
+	p, err := d.NewMaxPool(n, h, w, c, 3, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gx, gy := upload(t, d, x.Values()), upload(t, d, make([]float32, y.Len()))
+	gdy, gdx := upload(t, d, dy.Values()), upload(t, d, make([]float32, x.Len()))
+	p.Forward(d, gx, gy)
+	p.Backward(d, gx, gy, gdy, gdx)
+	near(t, "y", download(t, d, gy, y.Len()), y.Values(), 0)
+	// Where a window's maximum is tied (zeros after the ReLU), the
+	// gradient may go to either; compare where x > 0.
+	got := download(t, d, gdx, x.Len())
+	want := append([]float32(nil), dx.Values()...)
+	for i, v := range x.Data {
+		if v == 0 {
+			got[i], want[i] = 0, 0
+		}
+	}
+	near(t, "dx where x > 0", got, want, 1e-6)
 }
 
 func TestCrossEntropyMatchesCPU(t *testing.T) {

@@ -179,7 +179,15 @@ func (d *Device) pick(what string, find func(n, perf uintptr) int32) (algo, math
 		// algo, status, time (float), pad, memory (size_t), determinism, mathType
 		mem := int(uint64(uint32(p[4])) | uint64(uint32(p[5]))<<32)
 		if p[1] == 0 && mem <= maxWorkspace {
-			return p[0], p[7], mem, nil
+			// Run each algorithm in the math type it was measured with, as
+			// PyTorch does; without TF32, force FMA: cuDNN reports some
+			// algorithms as "default math", which on Ampere and later
+			// lets them use TF32.
+			math := p[7]
+			if !d.TF32 {
+				math = cudnnFMAMath
+			}
+			return p[0], math, mem, nil
 		}
 	}
 	return 0, 0, 0, fmt.Errorf("cuda: no %s convolution algorithm runs here", what)
