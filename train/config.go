@@ -77,7 +77,8 @@ type Config struct {
 	// Device runs the training steps and validation on "cpu" ("" too) or
 	// "cuda", the first NVIDIA GPU (ResNet-family models with batch norm;
 	// see package cuda). The data pipeline stays on the CPU and the run
-	// directory is the same either way.
+	// directory is the same either way; a resumed run takes the device
+	// given when resuming, if any.
 	Device string `json:"device,omitempty"`
 
 	// Differentially private training (DP-SGD, see dp.go): Poisson-sampled

@@ -94,3 +94,24 @@ func TestPauseResumeOnCUDA(t *testing.T) {
 		t.Fatalf("metrics after resuming: %+v, %v", logs, err)
 	}
 }
+
+// TestResumeChoosesDevice resumes a CPU run with Device "cuda": the device
+// given on resuming wins over the stored one.
+func TestResumeChoosesDevice(t *testing.T) {
+	cfg := tinyConfig(tinyData(t))
+	cfg.Model, cfg.Epochs = "cellnet", 2
+	out := filepath.Join(t.TempDir(), "run")
+	if _, err := Run(context.Background(), cfg, Options{Out: out, EpochHook: func(EpochLog) bool { return true }}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(context.Background(), Config{Device: "cuda"}, Options{Out: out, Resume: true})
+	if _, derr := cuda.Count(); derr != nil {
+		if err == nil || !strings.Contains(err.Error(), "libcuda.so.1") {
+			t.Fatalf("resuming on a GPU that is not there: %v, want an error naming libcuda.so.1", err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("resuming a CPU run on the GPU: %v", err)
+	}
+}

@@ -100,7 +100,11 @@ func start(cfg Config, opt Options) (*session, loopState, error) {
 		if err != nil {
 			return nil, loopState{}, err
 		}
+		device := cfg.Device
 		cfg = ri.Config
+		if device != "" { // where the run continues may change: a GPU run resumes on the CPU and back
+			cfg.Device = device
+		}
 	}
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
