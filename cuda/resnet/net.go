@@ -80,12 +80,12 @@ type Net struct {
 	bns     []*nn.BatchNorm2d
 	tracked int64 // training forwards since the last Load
 
-	stem    *unit
-	pool    *cuda.MaxPool
-	pooled  cuda.Mem // after the max-pool
-	dpooled cuda.Mem
-	blocks  []*block
-	convs   map[cuda.ConvShape]*cuda.Conv
+	stem   *unit
+	pool   *cuda.MaxPool
+	pooled cuda.Mem // after the max-pool
+	dstem  cuda.Mem // gradient at the stem's output (the max-pool's input)
+	blocks []*block
+	convs  map[cuda.ConvShape]*cuda.Conv
 
 	featRows, featC     int
 	x                   cuda.Mem // input images
@@ -294,11 +294,12 @@ func (n *Net) plan() error {
 		if n.pool, err = n.d.NewMaxPool(n.Batch, h, w, c, mp.Kernel, mp.Stride, mp.Padding); err != nil {
 			return err
 		}
-		h, w = n.pool.OH, n.pool.OW
-		if n.pooled, err = n.alloc(n.Batch * h * w * c); err != nil {
+		// The pool's input gradient has the stem's size, not the pool's.
+		if n.dstem, err = n.alloc(n.Batch * h * w * c); err != nil {
 			return err
 		}
-		if n.dpooled, err = n.alloc(n.Batch * h * w * c); err != nil {
+		h, w = n.pool.OH, n.pool.OW
+		if n.pooled, err = n.alloc(n.Batch * h * w * c); err != nil {
 			return err
 		}
 	}

@@ -117,8 +117,8 @@ func (n *Net) backward(dropped bool) {
 		g = n.blocks[i].backward(d, g)
 	}
 	if n.pool != nil {
-		n.pool.Backward(d, n.stem.z, n.pooled, g, n.dpooled)
-		g = n.dpooled
+		n.pool.Backward(d, n.stem.z, n.pooled, g, n.dstem)
+		g = n.dstem
 	}
 	n.stem.backward(d, g, cuda.Mem{}, cuda.Mem{}, 0, false)
 }
