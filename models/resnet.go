@@ -125,7 +125,38 @@ func NewResNet(rng *rand.Rand, cfg ResNetConfig) *ResNet {
 	if cfg.TorchInit {
 		kaimingConvs(rng, r)
 	}
+	if !cfg.Bottleneck && (cfg.Norm == "" || cfg.Norm == "batch") {
+		shareBlockGrads(r)
+	}
 	return r
+}
+
+// shareBlockGrads gives the gradients inside every basic block four arenas
+// shared by all blocks, instead of four map-sized buffers per block: the
+// backward pass visits one block at a time and each gradient is consumed
+// before the next block writes its own. Block k's input gradient (x) is
+// block k-1's dy, read once into its masked gradient (dres) before
+// anything in block k-1 writes x again. Group norm keeps each conv's dy
+// for per-sample norms, so DP networks keep their own buffers.
+func shareBlockGrads(r *ResNet) {
+	var dres, dbn2, dconv2, dx tensor.Arena
+	for _, layer := range r.Layers {
+		for _, m := range layer.Layers {
+			b, ok := m.(*BasicBlock)
+			if !ok {
+				continue
+			}
+			b.BN2.(*nn.BatchNorm2d).ShareGrads(&dbn2, &dres)
+			b.Conv2.ShareInputGrad(&dconv2)
+			b.Conv1.ShareInputGrad(&dx)
+			if b.Downsample != nil {
+				// The shortcut's backward runs after conv1's, when bn2's and
+				// conv2's gradients have been consumed.
+				b.Downsample.Layers[1].(*nn.BatchNorm2d).ShareGrads(&dbn2, nil)
+				b.Downsample.Layers[0].(*nn.Conv2d).ShareInputGrad(&dconv2)
+			}
+		}
+	}
 }
 
 // kaimingConvs redraws every convolution weight from N(0, 2/fan_out), the

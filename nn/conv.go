@@ -64,7 +64,8 @@ type Conv2d struct {
 
 	x, dy  *tensor.Tensor // last input and output gradient
 	y, dx  *tensor.Tensor
-	part   []float32 // per-thread partial sums
+	dxs    *tensor.Arena // where dx lives when shared; nil: in dx
+	part   []float32     // per-thread partial sums
 	part64 []float64
 }
 
@@ -179,6 +180,14 @@ func (l *Conv2d) Forward(x *tensor.Tensor) *tensor.Tensor {
 	return y
 }
 
+// ShareInputGrad makes Backward return the input gradient in a view of a,
+// shared with other layers: the caller guarantees that the gradient is
+// consumed before another layer sharing a runs its Backward. The
+// per-sample gradient norms (AddPerSampleGradSq) read the output gradient
+// kept from Backward, so a network that shares its gradients' storage
+// cannot use them.
+func (l *Conv2d) ShareInputGrad(a *tensor.Arena) { l.dxs = a }
+
 // Backward adds the weight and bias gradients for dy, [N, OH, OW, Out], and
 // returns the input gradient.
 func (l *Conv2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
@@ -189,7 +198,12 @@ func (l *Conv2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	l.dy = dy
 	c := l.cfg
 	g := l.geom(l.x)
-	dx := tensor.Ensure(&l.dx, l.x.Shape...)
+	dx := l.dx
+	if l.dxs != nil {
+		dx = l.dxs.View(l.x.Shape...)
+	} else {
+		dx = tensor.Ensure(&l.dx, l.x.Shape...)
+	}
 	xv, dyv, dxv := l.x.Values(), dy.Values(), dx.Values()
 	rows := g.Rows()
 	if l.Bias != nil {

@@ -30,8 +30,9 @@ type BatchNorm2d struct {
 	batchStats     bool      // the last Forward used batch statistics
 	mean, invstd   []float64 // per channel, of the last Forward
 	scale, shift   []float32
-	mean32, centre []float32 // the mean rounded to float32; the first pass's centre
-	coef           []float32 // backward's per-channel coefficients
+	dxs, dress     *tensor.Arena // where dx and dres live when shared; nil: in dx and dres
+	mean32, centre []float32     // the mean rounded to float32; the first pass's centre
+	coef           []float32     // backward's per-channel coefficients
 	y, dx, dres    *tensor.Tensor
 	part           []float64
 }
@@ -90,7 +91,11 @@ func (l *BatchNorm2d) BackwardAddReLU(dy *tensor.Tensor) (dx, dres *tensor.Tenso
 	if !l.addReLU || l.y == nil || !tensor.SameShape(dy, l.y) {
 		panic("nn: BatchNorm2d: BackwardAddReLU without a matching ForwardAddReLU")
 	}
-	dres = tensor.Ensure(&l.dres, dy.Shape...)
+	if l.dress != nil {
+		dres = l.dress.View(dy.Shape...)
+	} else {
+		dres = tensor.Ensure(&l.dres, dy.Shape...)
+	}
 	g, y, o := dy.Contiguous().Values(), l.y.Values(), dres.Values()
 	tensor.Parallel(len(o), 1<<14, func(lo, hi int) {
 		tensor.MaskPositive(o[lo:hi], g[lo:hi], y[lo:hi])
@@ -205,6 +210,13 @@ func (l *BatchNorm2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	return l.backward(dy, l.ReLU, false)
 }
 
+// ShareGrads makes Backward return dL/dx in a view of dx and
+// BackwardAddReLU its dres in a view of dres (either may be nil: the
+// layer's own buffer), shared with other layers: the caller guarantees
+// that each is consumed before another layer sharing the arena runs its
+// Backward.
+func (l *BatchNorm2d) ShareGrads(dx, dres *tensor.Arena) { l.dxs, l.dress = dx, dres }
+
 // BackwardInPlace is Backward with dL/dx written over dy, which it
 // returns: for a caller that owns dy and needs it no more, it saves a
 // map-sized buffer. (Each value of dx depends only on the same value of
@@ -279,7 +291,11 @@ func (l *BatchNorm2d) backward(dy *tensor.Tensor, relu, inPlace bool) *tensor.Te
 		}
 	}
 	dx := dy
-	if !inPlace {
+	switch {
+	case inPlace:
+	case l.dxs != nil:
+		dx = l.dxs.View(l.x.Shape...)
+	default:
 		dx = tensor.Ensure(&l.dx, l.x.Shape...)
 	}
 	dxv := dx.Values()

@@ -292,3 +292,33 @@ func contiguousStrides(shape []int) []int {
 	}
 	return s
 }
+
+// Arena is storage that tensors whose lifetimes never overlap can share.
+// A network whose gradients pass through its layers one at a time can give
+// the gradients of many layers one arena (one per role) instead of a
+// buffer each. View returns a contiguous tensor over the arena's storage;
+// a view's values are only good until the next View of the same arena.
+// Views are cached by shape, so steady use allocates nothing.
+type Arena struct {
+	data  []float32
+	views []*Tensor
+}
+
+// View returns a contiguous tensor of the given shape over the arena's
+// storage, growing the storage when it is too small (the values are then
+// zero; otherwise they are whatever the last view left).
+func (a *Arena) View(shape ...int) *Tensor {
+	n := numel(shape)
+	if n > len(a.data) {
+		a.data = make([]float32, n)
+		a.views = a.views[:0] // they point into the old storage
+	}
+	for _, v := range a.views {
+		if sameShape(v.Shape, shape) {
+			return v
+		}
+	}
+	v := FromSlice(a.data[:n], shape...)
+	a.views = append(a.views, v)
+	return v
+}
