@@ -118,7 +118,8 @@ func TestMicroKernelTwins(t *testing.T) {
 }
 
 // TestWideKernelTwins checks the AVX-512 12×32 kernels against their Go
-// twins. It runs only on CPUs with AVX-512 (whatever DEEPSCOPE_AVX512 says).
+// twins. It runs only on CPUs with AVX-512 (whatever DEEPSCOPE_AVX512 says),
+// and skips elsewhere.
 func TestWideKernelTwins(t *testing.T) {
 	if !tensor.HasAVX512() {
 		t.Skip("no AVX-512 on this CPU (or a build without assembly)")

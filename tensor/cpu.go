@@ -10,15 +10,16 @@ import (
 // is false in builds without assembly (the noasm tag or a non-amd64
 // target), where every kernel is its pure-Go twin.
 //
-// useWide turns on the AVX-512 12×32 GEMM kernels. They have not yet run
-// on AVX-512 hardware, so they are off unless the environment variable
-// DEEPSCOPE_AVX512 is 1; on such a machine run the tests with it set
-// (DEEPSCOPE_AVX512=1 go test ./tensor/) before turning them on for good.
+// useWide turns on the AVX-512 12×32 GEMM kernels on CPUs that have
+// AVX-512F. They were checked against their Go twins, and the GEMM tests
+// passed with them, on an Intel Xeon with AVX-512 (one thread: 114-140
+// GFLOP/s on ResNet shapes against 67-81 with the AVX2 kernel). Setting
+// the environment variable DEEPSCOPE_AVX512=0 keeps the AVX2 kernel.
 var (
 	hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	hasAVX512  = cpu.X86.HasAVX512F && hasAVX2FMA
 	useAVX2    = asmBuild && hasAVX2FMA
-	useWide    = asmBuild && hasAVX512 && os.Getenv("DEEPSCOPE_AVX512") == "1"
+	useWide    = asmBuild && hasAVX512 && os.Getenv("DEEPSCOPE_AVX512") != "0"
 )
 
 // GemmKernel names the micro-kernel Gemm uses on this machine:
