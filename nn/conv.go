@@ -198,7 +198,7 @@ func (l *Conv2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	l.dy = dy
 	c := l.cfg
 	g := l.geom(l.x)
-	dx := l.dx
+	var dx *tensor.Tensor
 	if l.dxs != nil {
 		dx = l.dxs.View(l.x.Shape...)
 	} else {

@@ -309,20 +309,6 @@ func (l *BatchNorm2d) backward(dy *tensor.Tensor, relu, inPlace bool) *tensor.Te
 	return dx
 }
 
-// rowOf returns row r of a matrix with rows of c values.
-func rowOf(v []float32, r, c int) []float32 { return v[r*c : (r+1)*c] }
-
-// sumParts sets dst[j] to the sum over k partial rows of part (rows of len(dst)).
-func sumParts(dst, part []float64, k int) {
-	c := len(dst)
-	copy(dst, part[:c])
-	for i := 1; i < k; i++ {
-		for j, v := range part[i*c : (i+1)*c] {
-			dst[j] += v
-		}
-	}
-}
-
 // GroupNorm normalises each sample's channels in Groups groups of C/Groups
 // channels over [H, W] and the group's channels, then applies a
 // per-channel scale and shift, as PyTorch's nn.GroupNorm (affine, eps

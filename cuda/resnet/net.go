@@ -29,7 +29,6 @@ type entry struct {
 	view    cuda.Mem // in Net.params or Net.buffers
 	grad    cuda.Mem // in Net.grads; zero for buffers
 	kernel  int      // for convolution weights: K, stored [Out, K, K, In]; else 0
-	decay   bool
 	trained bool
 }
 
