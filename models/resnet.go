@@ -20,6 +20,8 @@ type ResNet struct {
 	Pool    *nn.GlobalAvgPool
 	Drop    *nn.Dropout // nil unless dropout before fc was asked for
 	FC      *nn.Linear
+
+	grads []*tensor.Arena // the blocks' shared gradient storage; nil when not shared
 }
 
 // ResNetConfig chooses a ResNet variant.
@@ -140,6 +142,7 @@ func NewResNet(rng *rand.Rand, cfg ResNetConfig) *ResNet {
 // for per-sample norms, so DP networks keep their own buffers.
 func shareBlockGrads(r *ResNet) {
 	var dres, dbn2, dconv2, dx tensor.Arena
+	r.grads = []*tensor.Arena{&dres, &dbn2, &dconv2, &dx}
 	for _, layer := range r.Layers {
 		for _, m := range layer.Layers {
 			b, ok := m.(*BasicBlock)
@@ -209,6 +212,14 @@ func (r *ResNet) Features(x *tensor.Tensor) *tensor.Tensor {
 	x = r.BN1.Forward(r.Conv1.Forward(x))
 	if r.MaxPool != nil {
 		x = r.MaxPool.Forward(x)
+	}
+	// The stem's output is the largest map any block's gradient has (each
+	// stage halves the side and doubles the channels). Sizing the shared
+	// storage for it now, before the backward pass visits the stages from
+	// the smallest up, spares three smaller allocations that would be
+	// garbage by the end of the first step.
+	for _, a := range r.grads {
+		a.Reserve(x.Len())
 	}
 	for _, l := range r.Layers {
 		x = l.Forward(x)

@@ -304,15 +304,22 @@ type Arena struct {
 	views []*Tensor
 }
 
+// Reserve grows the arena's storage to at least n values, so that views
+// up to that size need no allocation (and leave no smaller storage behind
+// as garbage).
+func (a *Arena) Reserve(n int) {
+	if n > len(a.data) {
+		a.data = make([]float32, n)
+		a.views = a.views[:0]
+	}
+}
+
 // View returns a contiguous tensor of the given shape over the arena's
 // storage, growing the storage when it is too small (the values are then
 // zero; otherwise they are whatever the last view left).
 func (a *Arena) View(shape ...int) *Tensor {
 	n := numel(shape)
-	if n > len(a.data) {
-		a.data = make([]float32, n)
-		a.views = a.views[:0] // they point into the old storage
-	}
+	a.Reserve(n) // earlier views then point into the old storage: dropped
 	for _, v := range a.views {
 		if sameShape(v.Shape, shape) {
 			return v
