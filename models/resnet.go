@@ -235,10 +235,25 @@ func (r *ResNet) FeaturesBackward(d *tensor.Tensor) *tensor.Tensor {
 	if r.MaxPool != nil {
 		d = r.MaxPool.Backward(d)
 	}
-	if len(r.Layers) > 0 || r.MaxPool != nil { // d is then a gradient of the network's own
+	if r.ownsStemGrad() {
 		return r.Conv1.Backward(r.BN1.BackwardInPlace(d))
 	}
 	return r.Conv1.Backward(r.BN1.Backward(d))
+}
+
+// ownsStemGrad reports whether the gradient reaching the stem was made by
+// the network (a block or the max-pool), so the stem may write over it;
+// with no block at all it is the caller's own dy.
+func (r *ResNet) ownsStemGrad() bool {
+	if r.MaxPool != nil {
+		return true
+	}
+	for _, l := range r.Layers {
+		if len(l.Layers) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Head maps a feature map to logits: global average pooling, dropout, fc.

@@ -117,7 +117,7 @@ func ChannelAffine(o, dy, x, y, coef []float32) {
 //	}
 func ChannelScaleShift(y, x, res, scale, shift []float32, relu bool) {
 	c := len(scale)
-	checkChannels("ChannelScaleShift", c, len(x), len(shift), c)
+	checkChannels("ChannelScaleShift", c, len(x), len(shift), 0)
 	if len(y) != len(x) || (res != nil && len(res) != len(x)) {
 		panic(fmt.Sprintf("tensor: ChannelScaleShift lengths y %d, x %d, res %d", len(y), len(x), len(res)))
 	}
