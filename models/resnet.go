@@ -133,30 +133,37 @@ func NewResNet(rng *rand.Rand, cfg ResNetConfig) *ResNet {
 	return r
 }
 
-// shareBlockGrads gives the gradients inside every basic block four arenas
-// shared by all blocks, instead of four map-sized buffers per block: the
+// shareBlockGrads gives the gradients inside every basic block three
+// arenas shared by all blocks, instead of map-sized buffers per block: the
 // backward pass visits one block at a time and each gradient is consumed
-// before the next block writes its own. Block k's input gradient (x) is
-// block k-1's dy, read once into its masked gradient (dres) before
-// anything in block k-1 writes x again. Group norm keeps each conv's dy
-// for per-sample norms, so DP networks keep their own buffers.
+// before the next block writes its own.
+//
+//   - flow holds the gradient passed from block to block. A block masks the
+//     dy it receives there in place (the gradient of the sum before the
+//     ReLU), runs the shortcut's backward, whose strided convolution writes
+//     over it, and lets conv1 add its input gradient onto what flow holds:
+//     that sum is the block's dx, in flow again for the block before.
+//   - mid holds bn2's input gradient, then the shortcut's batch norm's.
+//   - inner holds conv2's input gradient, which bn1 rewrites in place.
+//
+// The last block's dy is the head's (or a caller's): masking it into flow
+// leaves it untouched. Group norm keeps each conv's dy for per-sample
+// norms, so DP networks keep their own buffers.
 func shareBlockGrads(r *ResNet) {
-	var dres, dbn2, dconv2, dx tensor.Arena
-	r.grads = []*tensor.Arena{&dres, &dbn2, &dconv2, &dx}
+	var flow, mid, inner tensor.Arena
+	r.grads = []*tensor.Arena{&flow, &mid, &inner}
 	for _, layer := range r.Layers {
 		for _, m := range layer.Layers {
 			b, ok := m.(*BasicBlock)
 			if !ok {
 				continue
 			}
-			b.BN2.(*nn.BatchNorm2d).ShareGrads(&dbn2, &dres)
-			b.Conv2.ShareInputGrad(&dconv2)
-			b.Conv1.ShareInputGrad(&dx)
+			b.addShortcut = true
+			b.BN2.(*nn.BatchNorm2d).ShareGrads(&mid, &flow)
+			b.Conv2.ShareInputGrad(&inner)
 			if b.Downsample != nil {
-				// The shortcut's backward runs after conv1's, when bn2's and
-				// conv2's gradients have been consumed.
-				b.Downsample.Layers[1].(*nn.BatchNorm2d).ShareGrads(&dbn2, nil)
-				b.Downsample.Layers[0].(*nn.Conv2d).ShareInputGrad(&dconv2)
+				b.Downsample.Layers[1].(*nn.BatchNorm2d).ShareGrads(&mid, nil)
+				b.Downsample.Layers[0].(*nn.Conv2d).ShareInputGrad(&flow)
 			}
 		}
 	}
@@ -281,6 +288,13 @@ type BasicBlock struct {
 	Conv1, Conv2 *nn.Conv2d
 	BN1, BN2     Norm           // BN1 with the inner ReLU fused in
 	Downsample   *nn.Sequential // nil for the identity shortcut
+
+	// addShortcut makes Backward add conv1's input gradient onto the
+	// shortcut's (Conv2d.BackwardAdd) rather than into a buffer of conv1's
+	// own, where the shortcut's gradient may be written over (batch norm,
+	// whose layers keep no gradient after their backward; see
+	// shareBlockGrads).
+	addShortcut bool
 }
 
 func newBasicBlock(rng *rand.Rand, in, out, stride int, norm string) *BasicBlock {
@@ -319,16 +333,19 @@ func (b *BasicBlock) Forward(x *tensor.Tensor) *tensor.Tensor {
 // Backward runs the gradient through both paths and sums them at the input.
 func (b *BasicBlock) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	d2, dsum := b.BN2.BackwardAddReLU(dy)
-	// The gradients between the layers are the block's own: BN1 writes
-	// over conv2's and the shortcut's is added into conv1's, so the block
-	// holds no map-sized buffer of its own.
-	d := b.Conv1.Backward(b.BN1.BackwardInPlace(b.Conv2.Backward(d2)))
+	// BN1 writes over conv2's gradient, so the block holds no map-sized
+	// buffer of its own.
+	d := b.BN1.BackwardInPlace(b.Conv2.Backward(d2))
 	ds := dsum
 	if b.Downsample != nil {
 		ds = b.Downsample.Backward(dsum)
 	}
-	addInto(d, d, ds)
-	return d
+	if b.addShortcut {
+		return b.Conv1.BackwardAdd(d, ds)
+	}
+	dx := b.Conv1.Backward(d)
+	addInto(dx, dx, ds)
+	return dx
 }
 
 // Bottleneck is ResNet-50's residual block: 1x1 reduce, 3x3 (strided), 1x1

@@ -11,7 +11,9 @@ import (
 // TestSharedGradsMatchOwnBuffers checks that a ResNet whose blocks share
 // their gradients' storage (shareBlockGrads) computes, over two training
 // steps, bit for bit the gradients of the same network with a buffer per
-// layer: the sharing changes where values live, never what they are.
+// layer: the sharing changes where values live, never what they are. Both
+// add conv1's input gradient onto the shortcut's (addShortcut), so they do
+// the same arithmetic in the same order.
 func TestSharedGradsMatchOwnBuffers(t *testing.T) {
 	for _, name := range []string{"cellnet", "resnet18-medmnist"} {
 		build := func() *ResNet {

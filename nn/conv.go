@@ -194,16 +194,35 @@ func (l *Conv2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	if l.x == nil || !tensor.SameShape(dy, l.y) {
 		panic(fmt.Sprintf("nn: Conv2d: Backward with dy %v after output %v", dy.Shape, shapeOrNil(l.y)))
 	}
-	dy = dy.Contiguous()
-	l.dy = dy
-	c := l.cfg
-	g := l.geom(l.x)
 	var dx *tensor.Tensor
 	if l.dxs != nil {
 		dx = l.dxs.View(l.x.Shape...)
 	} else {
 		dx = tensor.Ensure(&l.dx, l.x.Shape...)
 	}
+	l.backward(dy, dx, false)
+	return dx
+}
+
+// BackwardAdd is Backward with dL/dx added onto into, a contiguous tensor
+// of the input's shape, which it returns. A residual block passes its
+// shortcut's gradient, so the sum needs neither a buffer of its own nor a
+// pass of its own.
+func (l *Conv2d) BackwardAdd(dy, into *tensor.Tensor) *tensor.Tensor {
+	if l.x == nil || !tensor.SameShape(dy, l.y) || !tensor.SameShape(into, l.x) {
+		panic(fmt.Sprintf("nn: Conv2d: BackwardAdd with dy %v into %v after input %v and output %v", dy.Shape, into.Shape, shapeOrNil(l.x), shapeOrNil(l.y)))
+	}
+	l.backward(dy, into, true)
+	return into
+}
+
+// backward adds the parameter gradients for dy and writes dL/dx into dx,
+// or adds it onto dx's values when accumulate is set.
+func (l *Conv2d) backward(dy, dx *tensor.Tensor, accumulate bool) {
+	dy = dy.Contiguous()
+	l.dy = dy
+	c := l.cfg
+	g := l.geom(l.x)
 	xv, dyv, dxv := l.x.Values(), dy.Values(), dx.Values()
 	rows := g.Rows()
 	if l.Bias != nil {
@@ -214,17 +233,21 @@ func (l *Conv2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	defer putScratch(wmat)
 	defer putScratch(dw)
 	if l.depthwise() {
-		l.depthwiseBackward(g, xv, dyv, wmat, dxv, dw)
+		l.depthwiseBackward(g, xv, dyv, wmat, dxv, dw, accumulate)
 		l.unpackGrad(dw)
-		return dx
+		return
 	}
 	ig, og := c.In/c.Groups, c.Out/c.Groups
 	width := c.Kernel * c.Kernel * ig
 	step := l.chunkRows(width, rows)
 	col := l.colBuf(step * width)
 	defer putScratch(col)
-	if !l.pointwise() {
+	if !l.pointwise() && !accumulate {
 		clear(dxv)
+	}
+	dxBeta := float32(0) // the pointwise product writes dx directly
+	if accumulate {
+		dxBeta = 1
 	}
 	for r0 := 0; r0 < rows; r0 += step {
 		nr := min(step, rows-r0)
@@ -237,7 +260,7 @@ func (l *Conv2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 			a, lda := l.lowered(g, xv, gi, r0, nr, col)
 			tensor.Gemm(true, false, og, width, nr, 1, dyc[gi*og:], c.Out, a, lda, beta, dw[gi*og*width:], width)
 			if l.pointwise() {
-				tensor.Gemm(false, false, nr, ig, og, 1, dyc[gi*og:], c.Out, wmat[gi*og*width:], width, 0, dxv[r0*c.In+gi*ig:], c.In)
+				tensor.Gemm(false, false, nr, ig, og, 1, dyc[gi*og:], c.Out, wmat[gi*og*width:], width, dxBeta, dxv[r0*c.In+gi*ig:], c.In)
 				continue
 			}
 			tensor.Gemm(false, false, nr, width, og, 1, dyc[gi*og:], c.Out, wmat[gi*og*width:], width, 0, col, width)
@@ -245,7 +268,6 @@ func (l *Conv2d) Backward(dy *tensor.Tensor) *tensor.Tensor {
 		}
 	}
 	l.unpackGrad(dw)
-	return dx
 }
 
 // packWeight returns Weight [Out, I, K, K] re-laid in a scratch buffer as

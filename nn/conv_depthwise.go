@@ -49,14 +49,16 @@ func (l *Conv2d) depthwiseForward(g tensor.ConvGeom, x, wmat, y []float32) {
 
 // depthwiseBackward writes dx (gathered per input pixel) and the weight
 // gradient into dw, [K*K, C], from one partial per thread.
-func (l *Conv2d) depthwiseBackward(g tensor.ConvGeom, x, dy, wmat, dx, dw []float32) {
+func (l *Conv2d) depthwiseBackward(g tensor.ConvGeom, x, dy, wmat, dx, dw []float32, accumulate bool) {
 	oh, ow, C, K := g.OutH(), g.OutW(), g.C, g.KH
 	tensor.Parallel(g.N*g.H, 1, func(lo, hi int) {
 		for u := lo; u < hi; u++ {
 			n, ih := u/g.H, u%g.H
 			for iw := 0; iw < g.W; iw++ {
 				d := dx[(u*g.W+iw)*C:][:C]
-				clear(d)
+				if !accumulate {
+					clear(d)
+				}
 				for kh := 0; kh < K; kh++ {
 					t := ih + g.PH - kh
 					if t < 0 {

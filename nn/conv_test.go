@@ -147,6 +147,39 @@ func TestConv2dBackwardAccumulates(t *testing.T) {
 	}
 }
 
+// BackwardAdd adds the input gradient onto what it is given and leaves the
+// parameter gradients as Backward does, for every kind of convolution
+// (im2col, pointwise, depthwise, strided, chunked).
+func TestConv2dBackwardAdd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, c := range convCases {
+		l := NewConv2d(rng, c.cfg)
+		x := tensor.Randn(rng, 1, c.n, c.h, c.w, c.cfg.In)
+		withConvChunk(c.smallChunk, func() {
+			y := l.Forward(x)
+			dy := tensor.Randn(rng, 1, y.Shape...)
+			ZeroGrad(l)
+			dx := l.Backward(dy).Clone()
+			wg := l.Weight.Grad.Clone()
+			into := tensor.Randn(rng, 1, x.Shape...)
+			want := make([]float64, into.Len())
+			for i, v := range into.Values() {
+				want[i] = float64(v) + float64(dx.Data[i])
+			}
+			ZeroGrad(l)
+			if got := l.BackwardAdd(dy, into); got != into {
+				t.Fatalf("%v: BackwardAdd returned a tensor other than into", c)
+			}
+			assertClose64(t, c.String()+"/dx", into.Values(), want, 1e-5)
+			wantW := make([]float64, wg.Len())
+			for i, v := range wg.Values() {
+				wantW[i] = float64(v)
+			}
+			assertClose64(t, c.String()+"/dw", l.Weight.Grad.Values(), wantW, 1e-6)
+		})
+	}
+}
+
 // batchOfOneGradSq returns each sample's squared gradient norm from a separate
 // batch-of-one forward and backward.
 func batchOfOneGradSq(m Module, x, dy *tensor.Tensor) []float64 {
