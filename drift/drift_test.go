@@ -90,7 +90,7 @@ func observe(m *train.Model, mon *drift.Monitor, imgs []*tensor.Tensor) {
 		copy(x.Data[i*s*s*3:], p.Data)
 	}
 	logits, emb := drift.Embed(m.Net, x)
-	probs := drift.Activate(logits, false)
+	probs := drift.Activate(logits, m.Info)
 	for i, p := range prep {
 		st := append(drift.ImageStats(p, m.Info.Mean, m.Info.Std), drift.Confidence(probs[i], false))
 		mon.Observe(drift.Observation{Stats: st, Embedding: emb[i]})

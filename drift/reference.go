@@ -84,7 +84,7 @@ func Build(m *train.Model, imgs iter.Seq2[*tensor.Tensor, error], model, source 
 		}
 		nn.SetTraining(m.Net, false)
 		logits, e := Embed(m.Net, x)
-		probs := Activate(logits, m.Info.MultiLabel)
+		probs := Activate(logits, m.Info)
 		for i, p := range pending {
 			st := ImageStats(p, m.Info.Mean, m.Info.Std)
 			stats = append(stats, append(st, Confidence(probs[i], m.Info.MultiLabel)))
@@ -124,18 +124,26 @@ func Build(m *train.Model, imgs iter.Seq2[*tensor.Tensor, error], model, source 
 	return ref, nil
 }
 
-// Activate turns logits [N, K] into probabilities per image: softmax, or
-// per-label sigmoids for multi-label models.
-func Activate(logits *tensor.Tensor, multiLabel bool) [][]float64 {
+// Activate turns logits [N, K] of a model of the run info describes into
+// probabilities per image: softmax, or per-label sigmoids for multi-label
+// models, of the logits divided by the run's temperature.
+func Activate(logits *tensor.Tensor, info *train.RunInfo) [][]float64 {
+	multiLabel, t := info.MultiLabel, float32(info.SoftmaxTemperature())
 	n := logits.Dim(0)
 	k := logits.Len() / max(n, 1)
 	var p []float32
 	if multiLabel {
 		p = slices.Clone(logits.Contiguous().Values())
 		for i, v := range p {
-			p[i] = 1 / (1 + tensor.Exp32(-v))
+			p[i] = 1 / (1 + tensor.Exp32(-v/t))
 		}
 	} else {
+		if t != 1 {
+			logits = logits.Clone()
+			for i := range logits.Data {
+				logits.Data[i] /= t
+			}
+		}
 		p = nn.Softmax(logits).Values()
 	}
 	out := make([][]float64, n)

@@ -155,7 +155,8 @@ func Page(dir string, out *Outcome, o Options) (*report.Page, error) {
 		Dataset: report.Dataset{Name: name, Split: out.Data.Items[0].Split,
 			Train: info.TrainImages, Val: info.ValImages},
 		Run: report.Run{Model: info.Config.Model, InputSize: info.Config.Size, Epochs: len(logs),
-			Device: fmt.Sprintf("CPU, %d threads (%s)", info.Threads, runtime.GOARCH), Version: info.Version},
+			Device: fmt.Sprintf("CPU, %d threads (%s)", info.Threads, runtime.GOARCH), Version: info.Version,
+			Temperature: info.Temperature},
 		Test:   out.Eval.Result,
 		Config: info,
 	}

@@ -51,6 +51,9 @@ type Run struct {
 	ImagesPerSec float64       // training throughput
 	Device       string        // e.g. "CPU, 2 threads (AMD EPYC)"
 	Version      string        // deepscope version
+	// Temperature divides the logits before the softmax, fitted on the
+	// validation split (0: none).
+	Temperature float64
 }
 
 // Epoch is one point of the learning curves. A series whose values are

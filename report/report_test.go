@@ -194,6 +194,7 @@ func TestWrite(t *testing.T) {
 	p := fakePage(t)
 	p.Explanations = []Figure{{Image: cellImage(99, 96), Caption: "Grad-CAM, neutrophil, 99.2%"}}
 	p.Sections = []Section{{Title: "Fairness audit", Body: Table([]string{"group", "accuracy"}, [][]string{{"scanner A", "97.9%"}, {"scanner B", "96.8%"}})}}
+	p.Run.Temperature = 0.62
 	page := render(t, p)
 	if *out != "" {
 		if err := WriteFile(*out, p); err != nil {
@@ -207,6 +208,7 @@ func TestWrite(t *testing.T) {
 		"Most frequent mistake: immature granulocyte called", "data:image/png;base64,", `class="px"`,
 		"Grad-CAM, neutrophil", "scanner B", "Kept checkpoint", "epoch 27", "27 min 41 s", "&#34;lr&#34;: 0.003",
 		"Acevedo A", "1,000 bootstrap resamples", "top-left corner enlarged", "Where the errors are",
+		"divided by T = 0.62", "the raw model was under-confident",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
@@ -235,7 +237,7 @@ func TestWriteSparse(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := render(t, &Page{Title: "t", Test: r})
-	for _, absent := range []string{`id="roc"`, `id="mistakes"`, `id="config"`, "95% CI", `id="training"`} {
+	for _, absent := range []string{`id="roc"`, `id="mistakes"`, `id="config"`, "95% CI", `id="training"`, "temperature-scaled"} {
 		if strings.Contains(page, absent) {
 			t.Errorf("sparse page has %q", absent)
 		}

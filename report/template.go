@@ -67,7 +67,8 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <h2>Calibration</h2>
 <div class="row"><figure>{{.Reliability}}</figure>
 <div class="aside"><p>Does the model's confidence mean what it says? Images are grouped by the model's confidence in its answer; each bar shows how many of them it got right. On a well-calibrated model the bars reach the dashed diagonal; hatching marks the gap. The number in each bar counts its images.</p>
-<p>Expected calibration error: <strong>{{.ECE}}</strong>{{with .ECECI}} ({{.}}){{end}}, the average gap weighted by the number of images ({{len .P.Test.Reliability}} equal-width bins, as Guo et al. 2017).</p></div></div>
+<p>Expected calibration error: <strong>{{.ECE}}</strong>{{with .ECECI}} ({{.}}){{end}}, the average gap weighted by the number of images ({{len .P.Test.Reliability}} equal-width bins, as Guo et al. 2017).</p>
+{{with .P.Run.Temperature}}<p>The probabilities are temperature-scaled: the model's scores are divided by T = {{printf "%.3g" .}} before they become probabilities, with T fitted on the validation images{{if gt . 1.0}} (above 1: the raw model was over-sure){{else}} (below 1: the raw model was under-confident){{end}}. Scaling changes how sure the model says it is, rarely its answer.</p>{{end}}</div></div>
 </section>
 {{end}}
 

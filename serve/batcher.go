@@ -272,13 +272,13 @@ func (b *batcher) forward(l *loaded, js []*job) (probs [][]float64, conf []float
 		copy(x.Data[i*s*s*c:(i+1)*s*s*c], j.x.Data)
 	}
 	logits, emb := drift.Embed(l.m.Net, x)
-	probs = drift.Activate(logits, info.MultiLabel)
+	probs = drift.Activate(logits, info)
 	conf = make([]float64, len(js))
 	for i, p := range probs {
 		conf[i] = drift.Confidence(p, info.MultiLabel)
 	}
 	if l.tta {
-		p := train.Probabilities(l.m.Net, x, info.MultiLabel, true, &b.tta)
+		p := train.Probabilities(l.m.Net, x, info, true, &b.tta)
 		k := p.Dim(1)
 		for i := range probs {
 			for j := range probs[i] {

@@ -9,6 +9,10 @@
 // it and the step, so that a resumed run draws the same batches, the same
 // augmentations and the same dropout masks and ends with the same weights,
 // bit for bit, as one never interrupted (same seed, same thread count).
+//
+// When a run ends, its softmax temperature is fitted on the validation
+// split (Calibrate) and kept in run.json, so that the probabilities every
+// later step reports are calibrated.
 package train
 
 import (

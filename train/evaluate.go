@@ -45,7 +45,7 @@ func Evaluate(m nn.Module, l *data.Loader, info *RunInfo, o EvalOptions) (*Evalu
 		if err != nil {
 			return nil, err
 		}
-		probs := Probabilities(m, b.X, info.MultiLabel, o.TTA, &tta)
+		probs := Probabilities(m, b.X, info, o.TTA, &tta)
 		k := probs.Dim(1)
 		p := probs.Values()
 		for i, idx := range b.Indices {
@@ -90,23 +90,17 @@ func Evaluate(m nn.Module, l *data.Loader, info *RunInfo, o EvalOptions) (*Evalu
 }
 
 // Probabilities returns class probabilities [N, classes] for a normalised
-// batch x [N, H, W, C]: softmax of the logits, or per-label sigmoids for
-// multi-label models. With tta the probabilities are averaged over the
-// eight symmetries of the square (cells have no orientation); scratch holds
-// the transformed batch between calls.
-func Probabilities(m nn.Module, x *tensor.Tensor, multiLabel, tta bool, scratch **tensor.Tensor) *tensor.Tensor {
-	views := 1
-	if tta && x.Dim(1) == x.Dim(2) {
-		views = 8
-	}
+// batch x [N, H, W, C] from a model of the run info describes: softmax of
+// the logits divided by the run's temperature (see FitTemperature), or
+// per-label sigmoids for multi-label models. With tta the probabilities
+// are averaged over the eight symmetries of the square (cells have no
+// orientation); scratch holds the transformed batch between calls.
+func Probabilities(m nn.Module, x *tensor.Tensor, info *RunInfo, tta bool, scratch **tensor.Tensor) *tensor.Tensor {
+	views := numViews(x, tta)
+	t := float32(info.SoftmaxTemperature())
 	var acc *tensor.Tensor
-	for k := 0; k < views; k++ {
-		in := x
-		if k > 0 {
-			in = tensor.Ensure(scratch, x.Shape...)
-			dihedral(in, x, k)
-		}
-		p := activate(m.Forward(in), multiLabel)
+	for k := range views {
+		p := activate(viewLogits(m, x, k, scratch), info.MultiLabel, t)
 		if views == 1 {
 			return p
 		}
@@ -124,7 +118,34 @@ func Probabilities(m nn.Module, x *tensor.Tensor, multiLabel, tta bool, scratch 
 	return acc
 }
 
-func activate(logits *tensor.Tensor, multiLabel bool) *tensor.Tensor {
+// numViews is how many test-time views of x Probabilities averages: the
+// eight symmetries of a square batch with tta, else one.
+func numViews(x *tensor.Tensor, tta bool) int {
+	if tta && x.Dim(1) == x.Dim(2) {
+		return 8
+	}
+	return 1
+}
+
+// viewLogits returns m's logits for view k of x (see dihedral).
+func viewLogits(m nn.Module, x *tensor.Tensor, k int, scratch **tensor.Tensor) *tensor.Tensor {
+	in := x
+	if k > 0 {
+		in = tensor.Ensure(scratch, x.Shape...)
+		dihedral(in, x, k)
+	}
+	return m.Forward(in)
+}
+
+// activate turns logits divided by the temperature t into probabilities.
+// The logits are the model's own buffer, so they are divided in a copy.
+func activate(logits *tensor.Tensor, multiLabel bool, t float32) *tensor.Tensor {
+	if t != 1 {
+		logits = logits.Clone()
+		for i := range logits.Data {
+			logits.Data[i] /= t
+		}
+	}
 	if !multiLabel {
 		return nn.Softmax(logits)
 	}

@@ -90,7 +90,7 @@ func (m *Model) Predict(imgs []*tensor.Tensor, tta bool) [][]float64 {
 		for i := lo; i < hi; i++ {
 			copy(x.Data[(i-lo)*s*s*c:], m.Prepare(imgs[i]).Data)
 		}
-		p := Probabilities(m.Net, x, m.Info.MultiLabel, tta, &m.tta)
+		p := Probabilities(m.Net, x, m.Info, tta, &m.tta)
 		k := p.Dim(1)
 		for i := 0; i < hi-lo; i++ {
 			row := make([]float64, k)

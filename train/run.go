@@ -47,6 +47,9 @@ type Summary struct {
 	Seconds   float64 // training wall time, resumed parts included
 	ImgPerSec float64 // training images per second
 	Stopped   string  // why training ended: "epochs", "early stopping", "privacy budget" or "paused"
+	// Calibration is the temperature fitted on the validation split when
+	// the run ended (nil when paused).
+	Calibration *Calibration
 }
 
 // ErrInterrupted is returned when Options.StopAfterSteps or a cancelled
@@ -84,7 +87,14 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 		return nil, err
 	}
 	defer s.tb.Close()
-	return s.loop(ctx, st)
+	sum, err := s.loop(ctx, st)
+	if err != nil || sum.Stopped == "paused" {
+		return sum, err
+	}
+	if sum.Calibration, err = Calibrate(opt.Out, s.log); err != nil {
+		return nil, err
+	}
+	return sum, nil
 }
 
 func start(cfg Config, opt Options) (*session, loopState, error) {

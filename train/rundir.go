@@ -46,6 +46,11 @@ type RunInfo struct {
 	// Preparation is the stain normalisation and cell crop every image
 	// gets before the crop and resize (nil: none), with its fitted target.
 	Preparation *shift.Preparation `json:"preparation,omitempty"`
+
+	// Temperature divides the logits before the softmax (or sigmoids),
+	// fitted on the validation split when training ends (Calibrate); 0
+	// means none (1).
+	Temperature float64 `json:"temperature,omitempty"`
 }
 
 // Preprocess returns the fixed preparation images get for this run's model.

@@ -178,7 +178,7 @@ func modelInput(m *train.Model, img *tensor.Tensor) *tensor.Tensor {
 // probabilities returns the model's class probabilities for x [1, S, S, C].
 func probabilities(m *train.Model, x *tensor.Tensor) []float64 {
 	var scratch *tensor.Tensor
-	p := train.Probabilities(m.Net, x, m.Info.MultiLabel, false, &scratch).Values()
+	p := train.Probabilities(m.Net, x, m.Info, false, &scratch).Values()
 	out := make([]float64, len(p))
 	for i, v := range p {
 		out[i] = float64(v)
