@@ -245,6 +245,10 @@ func TestReferenceSaveLoadAndForRun(t *testing.T) {
 	if _, built, _ := drift.ForRun(m, "weights-2"); !built {
 		t.Error("new weights did not rebuild the reference")
 	}
+	m.Info.Temperature = 0.5 // calibrated since: the confidences change
+	if r, built, _ := drift.ForRun(m, "weights-2"); !built || r.Temperature != 0.5 {
+		t.Error("a new temperature did not rebuild the reference")
+	}
 	for _, bad := range []string{"", "{", `{"format":1,"channels":3,"features":[]}`, `{"format":99}`} {
 		p := filepath.Join(dir, "bad.json")
 		os.WriteFile(p, []byte(bad), 0o644)

@@ -55,7 +55,10 @@ type Reference struct {
 	Images   int       `json:"images"`
 	Created  time.Time `json:"created"`
 	Channels int       `json:"channels"`
-	Features []Feature `json:"features"` // StatNames order, confidence last
+	// Temperature is the run's softmax temperature the confidences were
+	// computed with (0: none); a run calibrated since needs a new reference.
+	Temperature float64   `json:"temperature,omitempty"`
+	Features    []Feature `json:"features"` // StatNames order, confidence last
 	// Embeddings is a sample of the reference embeddings and Scale the
 	// Gaussian kernel's 2σ² (the median squared distance between them).
 	Embeddings [][]float32 `json:"embeddings"`
@@ -108,7 +111,7 @@ func Build(m *train.Model, imgs iter.Seq2[*tensor.Tensor, error], model, source 
 	if len(stats) < 20 {
 		return nil, fmt.Errorf("drift: %d reference images; at least 20 are needed", len(stats))
 	}
-	ref := &Reference{Format: formatVersion, Model: model, Source: source, Images: len(stats),
+	ref := &Reference{Format: formatVersion, Model: model, Source: source, Images: len(stats), Temperature: m.Info.Temperature,
 		Created: time.Now().UTC().Truncate(time.Second), Channels: c}
 	for k, name := range StatNames(c) {
 		v := make([]float64, len(stats))

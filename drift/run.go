@@ -13,13 +13,13 @@ import (
 
 // ForRun returns the reference of the run m was loaded from: the cached
 // RUN/drift.json when it was made for the same weights (model names them,
-// a hash say), else one built from the run's validation split (the data
+// a hash say) and the same temperature, else one built from the run's validation split (the data
 // path in run.json, split as training split it) and saved there for next
 // time. built reports whether it was built now.
 func ForRun(m *train.Model, model string) (ref *Reference, built bool, err error) {
 	path := filepath.Join(m.Dir, FileName)
 	// A missing, damaged or outdated cache is rebuilt.
-	if r, err := Load(path); err == nil && r.Model == model && r.Channels == m.Info.Channels {
+	if r, err := Load(path); err == nil && r.Model == model && r.Channels == m.Info.Channels && r.Temperature == m.Info.Temperature {
 		return r, false, nil
 	}
 	imgs, source, err := validationImages(m.Info)

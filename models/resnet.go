@@ -290,10 +290,10 @@ type BasicBlock struct {
 	Downsample   *nn.Sequential // nil for the identity shortcut
 
 	// addShortcut makes Backward add conv1's input gradient onto the
-	// shortcut's (Conv2d.BackwardAdd) rather than into a buffer of conv1's
-	// own, where the shortcut's gradient may be written over (batch norm,
-	// whose layers keep no gradient after their backward; see
-	// shareBlockGrads).
+	// shortcut's gradient where it lies (Conv2d.BackwardAdd), saving a
+	// buffer and a pass. shareBlockGrads sets it for batch-norm networks;
+	// group norm's per-sample gradient norms (DP) read the layers' kept
+	// gradients afterwards, so there the shortcut's stays untouched.
 	addShortcut bool
 }
 

@@ -182,7 +182,7 @@ func multiLabelNLL(logits []float32, targets []bool, views, k int, t float64) fl
 
 // Calibrate fits the temperature of the run in dir on its validation split
 // (with the run's test-time augmentation setting) and records it in
-// run.json, from where eval, predict, serve and explain apply it. Train
+// run.json, from where eval, predict and serve apply it. Train
 // calls it when a run ends; runs made before it existed can be calibrated
 // afterwards.
 func Calibrate(dir string, log io.Writer) (*Calibration, error) {

@@ -11,8 +11,9 @@
 // bit for bit, as one never interrupted (same seed, same thread count).
 //
 // When a run ends, its softmax temperature is fitted on the validation
-// split (Calibrate) and kept in run.json, so that the probabilities every
-// later step reports are calibrated.
+// split (Calibrate) and kept in run.json, so that the probabilities eval,
+// predict and serve report are calibrated. (Perturbation explanations still
+// explain the uncalibrated softmax.)
 package train
 
 import (

@@ -16,7 +16,7 @@ func newCalibrateCmd() *cobra.Command {
 		Long: `calibrate fits one temperature T that divides the model's logits before the softmax,
 chosen to minimise the log-loss on the run's validation split with the run's
 test-time augmentation (Guo et al. 2017, temperature scaling), and records it in
-RUN/run.json. eval, predict, serve and explain then give calibrated probabilities.
+RUN/run.json. eval, predict and serve then give calibrated probabilities.
 Training runs this when it ends; use it for runs made before, then eval again.`,
 		Example: "  deepscope calibrate --model runs/pbc28",
 		Args:    cobra.NoArgs,
