@@ -127,28 +127,12 @@ func Build(m *train.Model, imgs iter.Seq2[*tensor.Tensor, error], model, source 
 	return ref, nil
 }
 
-// Activate turns logits [N, K] of a model of the run info describes into
-// probabilities per image: softmax, or per-label sigmoids for multi-label
-// models, of the logits divided by the run's temperature.
+// Activate returns train.Activate's probabilities for logits [N, K] as one
+// row per image.
 func Activate(logits *tensor.Tensor, info *train.RunInfo) [][]float64 {
-	multiLabel, t := info.MultiLabel, float32(info.SoftmaxTemperature())
 	n := logits.Dim(0)
 	k := logits.Len() / max(n, 1)
-	var p []float32
-	if multiLabel {
-		p = slices.Clone(logits.Contiguous().Values())
-		for i, v := range p {
-			p[i] = 1 / (1 + tensor.Exp32(-v/t))
-		}
-	} else {
-		if t != 1 {
-			logits = logits.Clone()
-			for i := range logits.Data {
-				logits.Data[i] /= t
-			}
-		}
-		p = nn.Softmax(logits).Values()
-	}
+	p := train.Activate(logits, info).Values()
 	out := make([][]float64, n)
 	for i := range out {
 		row := make([]float64, k)

@@ -206,12 +206,18 @@ func Calibrate(dir string, log io.Writer) (*Calibration, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := FitTemperature(m.Net, l, m.Info, cfg.TTA)
+	return calibrate(m, l, log)
+}
+
+// calibrate fits m's temperature on the validation loader l and records it
+// in m's run.json.
+func calibrate(m *Model, l *data.Loader, log io.Writer) (*Calibration, error) {
+	c, err := FitTemperature(m.Net, l, m.Info, m.Info.Config.TTA)
 	if err != nil {
 		return nil, err
 	}
 	m.Info.Temperature = c.Temperature
-	if err := writeJSON(filepath.Join(dir, RunFile), m.Info); err != nil {
+	if err := writeJSON(filepath.Join(m.Dir, RunFile), m.Info); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(log, "calibration: temperature %.3f fitted on %d validation images (log-loss %.4f -> %.4f)\n",

@@ -97,10 +97,9 @@ func Evaluate(m nn.Module, l *data.Loader, info *RunInfo, o EvalOptions) (*Evalu
 // orientation); scratch holds the transformed batch between calls.
 func Probabilities(m nn.Module, x *tensor.Tensor, info *RunInfo, tta bool, scratch **tensor.Tensor) *tensor.Tensor {
 	views := numViews(x, tta)
-	t := float32(info.SoftmaxTemperature())
 	var acc *tensor.Tensor
 	for k := range views {
-		p := activate(viewLogits(m, x, k, scratch), info.MultiLabel, t)
+		p := Activate(viewLogits(m, x, k, scratch), info)
 		if views == 1 {
 			return p
 		}
@@ -137,23 +136,28 @@ func viewLogits(m nn.Module, x *tensor.Tensor, k int, scratch **tensor.Tensor) *
 	return m.Forward(in)
 }
 
-// activate turns logits divided by the temperature t into probabilities.
-// The logits are the model's own buffer, so they are divided in a copy.
-func activate(logits *tensor.Tensor, multiLabel bool, t float32) *tensor.Tensor {
+// Activate turns logits [N, K] of a model of the run info describes into
+// probabilities: softmax, or per-label sigmoids for multi-label models, of
+// the logits divided by the run's temperature. The logits are left as they
+// are (they are the model's own buffer).
+func Activate(logits *tensor.Tensor, info *RunInfo) *tensor.Tensor {
+	t := float32(info.SoftmaxTemperature())
+	z := logits
+	if t != 1 || info.MultiLabel {
+		z = logits.Clone()
+	}
 	if t != 1 {
-		logits = logits.Clone()
-		for i := range logits.Data {
-			logits.Data[i] /= t
+		for i := range z.Data {
+			z.Data[i] /= t
 		}
 	}
-	if !multiLabel {
-		return nn.Softmax(logits)
+	if !info.MultiLabel {
+		return nn.Softmax(z)
 	}
-	p := logits.Clone()
-	for i, v := range p.Data {
-		p.Data[i] = float32(1 / (1 + math.Exp(-float64(v))))
+	for i, v := range z.Data {
+		z.Data[i] = float32(1 / (1 + math.Exp(-float64(v))))
 	}
-	return p
+	return z
 }
 
 // dihedral writes into dst the images of src [N, S, S, C] rotated by k%4

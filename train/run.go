@@ -91,7 +91,11 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 	if err != nil || sum.Stopped == "paused" {
 		return sum, err
 	}
-	if sum.Calibration, err = Calibrate(opt.Out, s.log); err != nil {
+	m, err := Load(opt.Out) // the kept weights, which may be an earlier epoch's
+	if err != nil {
+		return nil, err
+	}
+	if sum.Calibration, err = calibrate(m, s.val, s.log); err != nil {
 		return nil, err
 	}
 	return sum, nil

@@ -35,7 +35,9 @@ func newTrainCmd() *cobra.Command {
 manifest with path,label[,split,...] columns, or a MedMNIST .npz) and writes RUN/:
 run.json (the full config, data fingerprint, preprocessing), checkpoint.safetensors
 and best.safetensors, metrics.jsonl, TensorBoard event files in tb/, eval.json and
-report.html for the test split.
+report.html for the test split. Before the test, a softmax temperature is fitted on
+the validation split and kept in run.json, so that reported probabilities are
+calibrated (see deepscope calibrate).
 
 Everything but --data has a default tuned for single-cell images. --config FILE
 reads the options as JSON (the "config" object of a run.json works); flags given
