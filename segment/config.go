@@ -26,6 +26,10 @@ type Config struct {
 	// background and interior: boundaries are thin and decide where
 	// touching objects part.
 	BoundaryWeight float64 `json:"boundary_weight"`
+	// Zoom makes each training crop show its image zoomed by a random
+	// factor, log-uniform in [1/(1+Zoom), 1+Zoom]; 0 keeps the images'
+	// own scale.
+	Zoom float64 `json:"zoom,omitempty"`
 	// Holdout is the fraction of images kept out of training for
 	// validation, chosen with Seed and recorded in run.json.
 	Holdout float64 `json:"holdout"`
@@ -41,6 +45,9 @@ type Config struct {
 	// TTA averages the probabilities over the four quarter turns of each
 	// window at inference (four times the work).
 	TTA bool `json:"tta"`
+	// NoTune keeps Instance's thresholds as they are; by default a
+	// finished run tunes them on its hold-out images (see TuneRun).
+	NoTune bool `json:"no_tune,omitempty"`
 }
 
 // Defaults returns the defaults: a U-Net of 16 base channels and 4 levels
@@ -94,6 +101,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("segment: crop size %d is not a positive multiple of %d (2^depth)", c.Size, m)
 	case !(c.Holdout > 0 && c.Holdout < 1):
 		return fmt.Errorf("segment: hold-out fraction %g outside (0, 1)", c.Holdout)
+	case !(c.Zoom >= 0 && c.Zoom <= 3):
+		return fmt.Errorf("segment: zoom %g outside [0, 3]", c.Zoom)
 	case !(c.LR > 0) || c.WeightDecay < 0 || !(c.BoundaryWeight > 0):
 		return fmt.Errorf("segment: lr %g, weight decay %g and boundary weight %g must be positive", c.LR, c.WeightDecay, c.BoundaryWeight)
 	case c.ValEvery < 1 || c.CheckpointEvery < 0:
@@ -122,6 +131,9 @@ type RunInfo struct {
 	Holdout     []string `json:"holdout"` // names of the hold-out images
 	Threads     int      `json:"threads"`
 	Version     string   `json:"deepscope_version"`
+	// Tuning holds the thresholds tuned on the hold-out after training,
+	// which Load uses in place of Config.Instance; nil if not tuned.
+	Tuning *Tuning `json:"tuning,omitempty"`
 }
 
 // ReadRunInfo reads dir/run.json.

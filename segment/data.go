@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"math"
 	"math/rand/v2"
 
 	"github.com/deepscope/deepscope/tensor"
@@ -11,7 +12,8 @@ import (
 type trainImage struct {
 	w, h int
 	q    []uint8 // Normalize's values * 255
-	cls  []uint8 // Targets
+	cls  []uint8 // Targets, for crops at the image's own scale
+	lab  []int32 // the labels, for zoomed crops (Config.Zoom)
 }
 
 // evalImage is a hold-out image: its normalised plane and true labels.
@@ -42,7 +44,9 @@ func loadImages(samples []Sample, fn func(i int, img *tensor.Tensor, l *Labels))
 	return nil
 }
 
-func loadTrain(samples []Sample) ([]trainImage, error) {
+// loadTrain reads the training images, keeping each one's classes, or
+// with zoom its labels (from which zoomed crops make their own classes).
+func loadTrain(samples []Sample, zoom bool) ([]trainImage, error) {
 	out := make([]trainImage, len(samples))
 	err := loadImages(samples, func(i int, img *tensor.Tensor, l *Labels) {
 		plane := Normalize(img)
@@ -50,7 +54,12 @@ func loadTrain(samples []Sample) ([]trainImage, error) {
 		for k, v := range plane {
 			q[k] = uint8(v*255 + 0.5)
 		}
-		out[i] = trainImage{w: l.W, h: l.H, q: q, cls: Targets(l)}
+		out[i] = trainImage{w: l.W, h: l.H, q: q}
+		if zoom {
+			out[i].lab = l.Pix
+		} else {
+			out[i].cls = Targets(l)
+		}
 	})
 	return out, err
 }
@@ -93,6 +102,66 @@ func fillCrop(im *trainImage, size int, rng *rand.Rand, x []float32, t []int) {
 			p := reflect(y0+si, im.h)*im.w + reflect(x0+sj, im.w)
 			x[i*size+j] = lut[im.q[p]]
 			t[i*size+j] = int(im.cls[p])
+		}
+	}
+}
+
+// fillZoomedCrop is fillCrop with the crop zoomed by a random factor z,
+// log-uniform in [1/(1+zoom), 1+zoom], so that the network sees each
+// kind of nucleus at more than one size: the crop covers size/z image
+// pixels, its input is read with bilinear interpolation, and its classes
+// come from the labels read at the nearest pixel (Targets' rule applied
+// to the zoomed labels, so boundaries stay one pixel wide). lab is
+// scratch space for (size+2)^2 labels.
+func fillZoomedCrop(im *trainImage, size int, zoom float64, rng *rand.Rand, x []float32, t []int, lab []int32) {
+	z := math.Exp((2*rng.Float64() - 1) * math.Log1p(zoom))
+	side := float64(size) / z
+	x0 := rng.Float64() * max(float64(im.w)-side, 0)
+	y0 := rng.Float64() * max(float64(im.h)-side, 0)
+	d := rng.IntN(8)
+	gain := 0.8 + 0.4*rng.Float32()
+	shift := 0.2*rng.Float32() - 0.1
+	// Source coordinate of crop pixel k (before the turn) along an axis.
+	src := func(o float64, k int) float64 { return o + (float64(k)+0.5)/z - 0.5 }
+	n := size + 2 // labels with a one-pixel margin, so edge pixels know their neighbours
+	for i := range n {
+		yi := reflect(int(math.Round(src(y0, i-1))), im.h)
+		for j := range n {
+			lab[i*n+j] = im.lab[yi*im.w+reflect(int(math.Round(src(x0, j-1))), im.w)]
+		}
+	}
+	for i := range size {
+		for j := range size {
+			si, sj := i, j
+			if d&1 != 0 {
+				si, sj = sj, si
+			}
+			if d&2 != 0 {
+				si = size - 1 - si
+			}
+			if d&4 != 0 {
+				sj = size - 1 - sj
+			}
+			fy, fx := src(y0, si), src(x0, sj)
+			ry, rx := math.Floor(fy), math.Floor(fx)
+			wy, wx := float32(fy-ry), float32(fx-rx)
+			ya, yb := reflect(int(ry), im.h)*im.w, reflect(int(ry)+1, im.h)*im.w
+			xa, xb := reflect(int(rx), im.w), reflect(int(rx)+1, im.w)
+			v := (1-wy)*((1-wx)*float32(im.q[ya+xa])+wx*float32(im.q[ya+xb])) +
+				wy*((1-wx)*float32(im.q[yb+xa])+wx*float32(im.q[yb+xb]))
+			x[i*size+j] = 2*(v/255*gain+shift) - 1
+			c := (si+1)*n + sj + 1
+			cls := Background
+			if v := lab[c]; v != 0 {
+				cls = Interior
+				for _, o := range [8]int{-n - 1, -n, -n + 1, -1, 1, n - 1, n, n + 1} {
+					if lab[c+o] != v {
+						cls = Boundary
+						break
+					}
+				}
+			}
+			t[i*size+j] = cls
 		}
 	}
 }

@@ -13,13 +13,15 @@ import (
 
 // EvalResult is what Evaluate measured; eval.json holds it.
 type EvalResult struct {
-	Data    string       `json:"data"`
-	Split   string       `json:"split"` // "holdout" (the run's) or "all"
-	Weights string       `json:"weights"`
-	TTA     bool         `json:"tta"`
-	Summary Summary      `json:"summary"`
-	Images  []ImageScore `json:"images"` // in the order evaluated
-	Seconds float64      `json:"seconds"`
+	Data    string `json:"data"`
+	Split   string `json:"split"` // "holdout" (the run's) or "all"
+	Weights string `json:"weights"`
+	TTA     bool   `json:"tta"`
+	// Instance is how probabilities were turned into objects.
+	Instance InstanceConfig `json:"instance"`
+	Summary  Summary        `json:"summary"`
+	Images   []ImageScore   `json:"images"` // in the order evaluated
+	Seconds  float64        `json:"seconds"`
 	// Worst are pictures of the lowest-scoring images, worst first: the
 	// true outlines beside the predicted ones. Not saved in eval.json.
 	Worst []Case `json:"-"`
@@ -54,7 +56,7 @@ func Evaluate(m *Model, samples []Sample, keep int, log io.Writer) (*EvalResult,
 		log = io.Discard
 	}
 	nn.SetTraining(m.Net, false)
-	res := &EvalResult{Weights: m.Weights, TTA: m.TTA}
+	res := &EvalResult{Weights: m.Weights, TTA: m.TTA, Instance: m.Instance.WithDefaults()}
 	t0 := time.Now()
 	bar := progress.New(log, len(samples), "evaluating")
 	for i, s := range samples {

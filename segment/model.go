@@ -35,7 +35,8 @@ func NewModel(rng *rand.Rand, cfg Config) *Model {
 }
 
 // Load reads a run directory's model: its best weights (or, for a run that
-// never validated, the last checkpoint's), in evaluation mode.
+// never validated, the last checkpoint's), in evaluation mode, with the
+// thresholds tuned on its hold-out if it has them (RunInfo.Tuning).
 func Load(dir string) (*Model, *RunInfo, error) {
 	ri, err := ReadRunInfo(dir)
 	if err != nil {
@@ -43,6 +44,9 @@ func Load(dir string) (*Model, *RunInfo, error) {
 	}
 	cfg := ri.Config.WithDefaults()
 	m := NewModel(rand.New(rand.NewPCG(0, 0)), cfg)
+	if ri.Tuning != nil {
+		m.Instance = ri.Tuning.Instance.WithDefaults()
+	}
 	m.Weights = filepath.Join(dir, BestFile)
 	if _, err := os.Stat(m.Weights); err == nil {
 		if err := nn.LoadFile(m.Net, m.Weights); err != nil {

@@ -87,6 +87,19 @@ func Segment(plane []float32, w, h int, prob ProbFunc, tc TileConfig, ic Instanc
 	if len(plane) != w*h {
 		panic(fmt.Sprintf("segment: Segment: %d values for %dx%d pixels", len(plane), w, h))
 	}
+	var win []float32
+	return segmentWindows(w, h, tc, ic, func(xs, ys span) []float32 {
+		win = win[:0]
+		for y := ys.w0; y < ys.w1; y++ {
+			win = append(win, plane[y*w+xs.w0:y*w+xs.w1]...)
+		}
+		return prob(win, xs.w1-xs.w0, ys.w1-ys.w0)
+	})
+}
+
+// segmentWindows is Segment with the windows' probabilities given by
+// probs, called once per window in raster order.
+func segmentWindows(w, h int, tc TileConfig, ic InstanceConfig, probs func(xs, ys span) []float32) *Labels {
 	tc, ic = tc.WithDefaults(), ic.WithDefaults()
 	if err := tc.Validate(); err != nil {
 		panic(err.Error())
@@ -96,15 +109,9 @@ func Segment(plane []float32, w, h int, prob ProbFunc, tc TileConfig, ic Instanc
 		g.Pix[i] = -1 // not written yet
 	}
 	next := int32(1)
-	var win []float32
 	for _, ys := range spans(h, tc.Tile, tc.Overlap) {
 		for _, xs := range spans(w, tc.Tile, tc.Overlap) {
-			ww, wh := xs.w1-xs.w0, ys.w1-ys.w0
-			win = win[:0]
-			for y := ys.w0; y < ys.w1; y++ {
-				win = append(win, plane[y*w+xs.w0:y*w+xs.w1]...)
-			}
-			local := Instances(prob(win, ww, wh), ww, wh, ic)
+			local := Instances(probs(xs, ys), xs.w1-xs.w0, ys.w1-ys.w0, ic)
 			next = stitch(g, local, xs, ys, next)
 		}
 	}

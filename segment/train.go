@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ type TrainSummary struct {
 	BestEpoch int     // 1-based epoch of best.safetensors
 	Best      float64 // its hold-out score (Data Science Bowl metric)
 	Seconds   float64 // training and validation wall time, resumed parts included
+	Tuning    *Tuning // thresholds tuned on the hold-out; nil with Config.NoTune
 }
 
 // ErrInterrupted is returned when a cancelled context or
@@ -74,6 +76,7 @@ type loopState struct {
 // trainer is one process's part of a run.
 type trainer struct {
 	cfg   Config
+	info  *RunInfo
 	opt   Options
 	log   io.Writer
 	model *Model
@@ -85,6 +88,7 @@ type trainer struct {
 	spe   int
 	x     *tensor.Tensor
 	t     []int
+	lab   []int32 // fillZoomedCrop's scratch
 }
 
 // Train fits a model as cfg says and writes the run directory opt.Out:
@@ -100,7 +104,31 @@ func Train(ctx context.Context, cfg Config, opt Options) (*TrainSummary, error) 
 	if err != nil {
 		return nil, err
 	}
-	return tr.loop(ctx, st)
+	sum, err := tr.loop(ctx, st)
+	if err != nil || tr.cfg.NoTune {
+		return sum, err
+	}
+	if sum.Tuning, err = tr.tune(); err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
+
+// tune tunes the thresholds of the best weights on the hold-out images
+// and records them in run.json.
+func (tr *trainer) tune() (*Tuning, error) {
+	if best := filepath.Join(tr.opt.Out, BestFile); fileExists(best) {
+		if err := nn.LoadFile(tr.model.Net, best); err != nil {
+			return nil, err
+		}
+	}
+	tr.info.Tuning = tuneModel(tr.model, tr.val, tr.log)
+	return tr.info.Tuning, writeJSON(filepath.Join(tr.opt.Out, RunFile), tr.info)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
@@ -152,9 +180,9 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 	if err != nil {
 		return nil, loopState{}, err
 	}
-	tr := &trainer{cfg: cfg, opt: opt, log: log}
+	tr := &trainer{cfg: cfg, opt: opt, log: log, info: info}
 	t0 := time.Now()
-	if tr.train, err = loadTrain(trainS); err != nil {
+	if tr.train, err = loadTrain(trainS, cfg.Zoom > 0); err != nil {
 		return nil, loopState{}, err
 	}
 	if tr.val, err = loadEval(holdS); err != nil {
@@ -293,7 +321,12 @@ func (tr *trainer) step(idx []int, st loopState) float32 {
 	}
 	rng := rand.New(rand.NewPCG(tr.cfg.Seed^0xc409, uint64(st.Epoch)<<32|uint64(st.Batch)))
 	for k, i := range idx {
-		fillCrop(&tr.train[i], s, rng, x.Data[k*s*s:(k+1)*s*s], tr.t[k*s*s:(k+1)*s*s])
+		if tr.cfg.Zoom > 0 {
+			tr.lab = slices.Grow(tr.lab[:0], (s+2)*(s+2))[:(s+2)*(s+2)]
+			fillZoomedCrop(&tr.train[i], s, tr.cfg.Zoom, rng, x.Data[k*s*s:(k+1)*s*s], tr.t[k*s*s:(k+1)*s*s], tr.lab)
+		} else {
+			fillCrop(&tr.train[i], s, rng, x.Data[k*s*s:(k+1)*s*s], tr.t[k*s*s:(k+1)*s*s])
+		}
 	}
 	tr.optim.SetLR(tr.sched.LR(st.Step))
 	tr.optim.ZeroGrad()

@@ -30,7 +30,7 @@ Datasets are DIR/images/NAME.png with DIR/labels/NAME.png (16-bit instance label
 0 = background), or the Data Science Bowl's DIR/ID/images/ID.png with
 DIR/ID/masks/*.png (one binary mask per object).`,
 	}
-	c.AddCommand(newSegmentTrainCmd(), newSegmentPredictCmd(), newSegmentEvalCmd())
+	c.AddCommand(newSegmentTrainCmd(), newSegmentTuneCmd(), newSegmentPredictCmd(), newSegmentEvalCmd())
 	return c
 }
 
@@ -47,7 +47,9 @@ func newSegmentTrainCmd() *cobra.Command {
 		Long: `train fits a U-Net on random crops (with flips and quarter turns) of the images in
 --data, keeping a seeded fraction (--holdout) of the images out for validation; the
 split is recorded in RUN/run.json. Checkpoints are written atomically; --resume
-continues a stopped run exactly where it stopped. At the end the best weights are
+continues a stopped run exactly where it stopped. At the end the probability
+thresholds that make objects are tuned on the hold-out images for the best weights
+(see "segment tune"; --no-tune keeps the defaults), and the best weights are
 evaluated on the hold-out images (eval.json, report.html).`,
 		Example: `  deepscope segment train --data ../shared/data/dsb2018 --out runs/dsb --epochs 50
   deepscope segment train --resume --out runs/dsb`,
@@ -88,11 +90,13 @@ evaluated on the hold-out images (eval.json, report.html).`,
 	f.Float64Var(&cfg.LR, "lr", d.LR, "peak learning rate (AdamW; warm-up, then cosine)")
 	f.Float64Var(&cfg.WeightDecay, "weight-decay", d.WeightDecay, "AdamW weight decay")
 	f.Float64Var(&cfg.BoundaryWeight, "boundary-weight", d.BoundaryWeight, "weight of boundary pixels in the loss")
+	f.Float64Var(&cfg.Zoom, "zoom", 0, "zoom each crop by a random factor in [1/(1+z), 1+z] (0: none)")
 	f.Float64Var(&cfg.Holdout, "holdout", d.Holdout, "fraction of images held out for validation (seeded)")
 	f.Uint64Var(&cfg.Seed, "seed", d.Seed, "random seed: hold-out, weights, crops")
 	f.IntVar(&cfg.ValEvery, "val-every", d.ValEvery, "epochs between hold-out validations (the last is always validated)")
 	f.IntVar(&cfg.CheckpointEvery, "checkpoint-every", d.CheckpointEvery, "steps between mid-epoch checkpoints (0: epoch ends only)")
 	f.BoolVar(&cfg.TTA, "tta", false, "average over four quarter turns at inference")
+	f.BoolVar(&cfg.NoTune, "no-tune", false, "keep the default foreground and seed thresholds instead of tuning them on the hold-out")
 	f.IntVar(&cfg.Instance.MinArea, "min-area", 0, "drop objects of fewer pixels (0: the default, 15)")
 	f.IntVar(&cfg.Instance.MinSeed, "min-seed", 0, "drop interior seeds of fewer pixels (0: the default, 4)")
 	addTileFlags(f)
@@ -101,8 +105,11 @@ evaluated on the hold-out images (eval.json, report.html).`,
 	return c
 }
 
-// addInstanceFlags adds --min-area and --min-seed, which override a run's.
+// addInstanceFlags adds --fg-prob, --seed-prob, --min-area and --min-seed,
+// which override a run's.
 func addInstanceFlags(f *pflag.FlagSet) {
+	f.Float32("fg-prob", 0, "a pixel is foreground above this probability (default: the run's)")
+	f.Float32("seed-prob", 0, "a pixel seeds an object above this interior probability (default: the run's)")
 	f.Int("min-area", 0, "drop objects of fewer pixels (default: the run's)")
 	f.Int("min-seed", 0, "drop interior seeds of fewer pixels (default: the run's)")
 }
@@ -136,6 +143,18 @@ func applyInference(f *pflag.FlagSet, m *segment.Model) error {
 	if f.Changed("tta") {
 		m.TTA, _ = f.GetBool("tta")
 	}
+	for _, t := range []struct {
+		name string
+		v    *float32
+	}{{"fg-prob", &m.Instance.Foreground}, {"seed-prob", &m.Instance.Seed}} {
+		if f.Changed(t.name) {
+			v, _ := f.GetFloat32(t.name)
+			if !(v > 0 && v < 1) {
+				return fmt.Errorf("--%s %g: want a probability in (0, 1)", t.name, v)
+			}
+			*t.v = v
+		}
+	}
 	if f.Changed("min-area") {
 		m.Instance.MinArea, _ = f.GetInt("min-area")
 	}
@@ -144,6 +163,30 @@ func applyInference(f *pflag.FlagSet, m *segment.Model) error {
 	}
 	m.Instance = m.Instance.WithDefaults()
 	return nil
+}
+
+func newSegmentTuneCmd() *cobra.Command {
+	var model string
+	c := &cobra.Command{
+		Use:   "tune --model RUN",
+		Short: "Tune a segmentation run's probability thresholds on its hold-out images",
+		Long: `tune chooses the two thresholds that turn the network's probabilities into objects
+(foreground: a pixel belongs to some object; seed: a pixel is an object's interior)
+to maximise the Data Science Bowl score on the run's hold-out images, as StarDist's
+optimize_thresholds does, and records them in RUN/run.json, where predict and eval
+find them. It also prints the score with thresholds chosen on the other half of the
+images, the figure to trust. A finished "segment train" does this already unless
+given --no-tune.`,
+		Example: `  deepscope segment tune --model runs/dsb`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := segment.TuneRun(model, cmd.ErrOrStderr())
+			return err
+		},
+	}
+	c.Flags().StringVar(&model, "model", "", "run directory (required)")
+	c.MarkFlagRequired("model")
+	return c
 }
 
 func newSegmentPredictCmd() *cobra.Command {

@@ -1,0 +1,56 @@
+package segment
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestFillZoomedCrop reads zoomed crops of vertical stripes 8 pixels wide,
+// each stripe its own object, and checks the classes and the input: no
+// background, boundary pixels in the proportion the zoom implies (two
+// boundary columns per stripe of 8z columns), one input value throughout
+// (the image is a constant grey), and the same crop again from the same
+// generator state.
+func TestFillZoomedCrop(t *testing.T) {
+	const w, h, size, zoom = 200, 150, 48, 0.5
+	im := trainImage{w: w, h: h, q: make([]uint8, w*h), lab: make([]int32, w*h)}
+	for i := range im.lab {
+		im.q[i] = 128
+		im.lab[i] = int32(i%w/8) + 1
+	}
+	x, cls := make([]float32, size*size), make([]int, size*size)
+	lab := make([]int32, (size+2)*(size+2))
+	var zs []float64
+	for seed := range uint64(40) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		z := math.Exp((2*rand.New(rand.NewPCG(seed, 1)).Float64() - 1) * math.Log1p(zoom)) // the crop's first draw
+		zs = append(zs, z)
+		fillZoomedCrop(&im, size, zoom, rng, x, cls, lab)
+		counts := [NumClasses]int{}
+		for _, c := range cls {
+			counts[c]++
+		}
+		frac := float64(counts[Boundary]) / float64(size*size)
+		if want := 2 / (8 * z); counts[Background] != 0 || math.Abs(frac-want) > 0.35*want {
+			t.Errorf("zoom %.2f: classes %v: boundary fraction %.3f, want about %.3f and no background", z, counts, frac, want)
+		}
+		for _, v := range x {
+			if math.Abs(float64(v-x[0])) > 1e-5 {
+				t.Fatalf("zoom %.2f: input %v and %v in a constant image", z, x[0], v)
+			}
+		}
+		again := make([]int, len(cls))
+		fillZoomedCrop(&im, size, zoom, rand.New(rand.NewPCG(seed, 1)), make([]float32, len(x)), again, lab)
+		for i := range cls {
+			if cls[i] != again[i] {
+				t.Fatalf("zoom %.2f: the same generator state gave another crop", z)
+			}
+		}
+	}
+	lo, hi := slices.Min(zs), slices.Max(zs)
+	if lo > 0.8 || hi < 1.25 || lo < 1/(1+zoom)-1e-9 || hi > 1+zoom+1e-9 {
+		t.Errorf("zooms span [%.2f, %.2f]; want most of [%.2f, %.2f] and nothing outside", lo, hi, 1/(1+zoom), 1+zoom)
+	}
+}

@@ -1,0 +1,225 @@
+package segment
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/deepscope/deepscope/nn"
+	"github.com/deepscope/deepscope/progress"
+	"github.com/deepscope/deepscope/tensor"
+)
+
+// Tuning records the thresholds TuneRun chose for turning probabilities into
+// objects, and what they were worth; run.json keeps it, and Load uses its
+// Instance in place of the run's configured one.
+type Tuning struct {
+	Instance InstanceConfig `json:"instance"`
+	Images   int            `json:"images"` // labelled images tuned on
+	// Before is the mean Data Science Bowl score of those images with the
+	// thresholds the search started from; After with the chosen ones.
+	// After is optimistic: it is the maximum over the searched thresholds.
+	Before float64 `json:"score_before"`
+	After  float64 `json:"score_after"`
+	// CrossVal is the honest figure: each image scored with thresholds
+	// chosen on the other half of the images (images alternate between
+	// the halves), so no image's score comes from thresholds fitted to it.
+	CrossVal float64 `json:"score_cross_validated"`
+	TTA      bool    `json:"tta"`
+}
+
+// tuneGrid is the set of values searched for each threshold.
+var tuneGrid = func() (g [12]float32) {
+	for i := range g {
+		g[i] = 0.30 + 0.05*float32(i)
+	}
+	return
+}()
+
+// probCache holds one image's window probabilities, quantised to bytes,
+// and its true labels, so that the objects can be found again under other
+// thresholds without running the network.
+type probCache struct {
+	w, h    int
+	tile    TileConfig
+	windows [][]uint8
+	truth   *Labels
+}
+
+// newProbCache runs prob on every window of a normalised plane as Segment
+// would.
+func newProbCache(prob ProbFunc, tc TileConfig, plane []float32, truth *Labels) *probCache {
+	c := &probCache{w: truth.W, h: truth.H, tile: tc.WithDefaults(), truth: truth}
+	var win []float32
+	for _, ys := range spans(c.h, c.tile.Tile, c.tile.Overlap) {
+		for _, xs := range spans(c.w, c.tile.Tile, c.tile.Overlap) {
+			win = win[:0]
+			for y := ys.w0; y < ys.w1; y++ {
+				win = append(win, plane[y*c.w+xs.w0:y*c.w+xs.w1]...)
+			}
+			p := prob(win, xs.w1-xs.w0, ys.w1-ys.w0)
+			q := make([]uint8, len(p))
+			for i, v := range p {
+				q[i] = uint8(min(max(v, 0), 1)*255 + 0.5)
+			}
+			c.windows = append(c.windows, q)
+		}
+	}
+	return c
+}
+
+// score segments the cached image under ic and scores it.
+func (c *probCache) score(ic InstanceConfig) ImageScore {
+	k := 0
+	var buf []float32
+	pred := segmentWindows(c.w, c.h, c.tile, ic, func(xs, ys span) []float32 {
+		q := c.windows[k]
+		k++
+		buf = buf[:0]
+		for _, v := range q {
+			buf = append(buf, float32(v)/255)
+		}
+		return buf
+	})
+	return Score(c.truth, pred)
+}
+
+// scoreAll scores the images idx of cache under ic, on all threads, and
+// returns the scores in idx's order.
+func scoreAll(cache []*probCache, idx []int, ic InstanceConfig) []ImageScore {
+	out := make([]ImageScore, len(idx))
+	tensor.Parallel(len(idx), 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i] = cache[idx[i]].score(ic)
+		}
+	})
+	return out
+}
+
+// search finds the foreground and seed thresholds of tuneGrid that give
+// the images idx the best mean score, by coordinate ascent from start:
+// each threshold in turn is set to its best grid value with the other
+// held, until neither moves. Ties keep the earlier value, so the search
+// leaves start alone unless another value is strictly better.
+func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (InstanceConfig, float64, float64) {
+	type key struct{ fg, seed float32 }
+	memo := map[key]float64{}
+	eval := func(ic InstanceConfig) float64 {
+		k := key{ic.Foreground, ic.Seed}
+		if s, ok := memo[k]; ok {
+			return s
+		}
+		s := Summarize(scoreAll(cache, idx, ic)).Score
+		memo[k] = s
+		done()
+		return s
+	}
+	best := start.WithDefaults()
+	before := eval(best)
+	bestScore := before
+	for moved := true; moved; {
+		moved = false
+		for axis := range 2 {
+			for _, v := range tuneGrid {
+				ic := best
+				if axis == 0 {
+					ic.Foreground = v
+				} else {
+					ic.Seed = v
+				}
+				if s := eval(ic); s > bestScore {
+					best, bestScore, moved = ic, s, true
+				}
+			}
+		}
+	}
+	return best, before, bestScore
+}
+
+// tune chooses the probability thresholds that turn prob's output into
+// objects (InstanceConfig's Foreground and Seed) to maximise the Data
+// Science Bowl score on labelled images, as StarDist's
+// optimize_thresholds does on validation images. prob runs once per
+// window; the search then replays the objects' extraction from the stored
+// probabilities (three bytes per pixel of every window). The thresholds
+// start from start, whose other fields are kept. tune also measures how
+// much of the gain survives on images the thresholds were not fitted to
+// (Tuning.CrossVal).
+func tune(prob ProbFunc, tc TileConfig, start InstanceConfig, images []evalImage, log io.Writer) *Tuning {
+	if log == nil {
+		log = io.Discard
+	}
+	t0 := time.Now()
+	cache := make([]*probCache, len(images))
+	bar := progress.New(log, len(images), "tuning: probabilities")
+	for i, im := range images {
+		cache[i] = newProbCache(prob, tc, im.plane, im.truth)
+		bar.Update(i + 1)
+	}
+	bar.Done()
+	all, halves := make([]int, len(images)), [2][]int{}
+	for i := range all {
+		all[i] = i
+		halves[i%2] = append(halves[i%2], i)
+	}
+	evals := 0
+	tick := func() { evals++ }
+	t := &Tuning{Images: len(images)}
+	t.Instance, t.Before, t.After = search(cache, all, start, tick)
+	if len(images) >= 2 {
+		var cross []ImageScore
+		for h := range 2 {
+			ic, _, _ := search(cache, halves[h], start, tick)
+			cross = append(cross, scoreAll(cache, halves[1-h], ic)...)
+		}
+		t.CrossVal = Summarize(cross).Score
+	} else {
+		t.CrossVal = t.Before // nothing to fit on but the image itself
+	}
+	fmt.Fprintf(log, "tuned thresholds on %d images (%d settings, %.0fs): foreground %.2f, seed %.2f; score %.4f -> %.4f (%.4f with thresholds chosen on the other half)\n",
+		len(images), evals, time.Since(t0).Seconds(), t.Instance.Foreground, t.Instance.Seed, t.Before, t.After, t.CrossVal)
+	return t
+}
+
+// tuneModel tunes m's thresholds (see tune) on images, starting from
+// m.Instance; m is left unchanged.
+func tuneModel(m *Model, images []evalImage, log io.Writer) *Tuning {
+	nn.SetTraining(m.Net, false)
+	t := tune(m.Probs, m.Tile, m.Instance, images, log)
+	t.TTA = m.TTA
+	return t
+}
+
+// TuneRun chooses a finished run's probability thresholds (InstanceConfig's
+// Foreground and Seed) to maximise the Data Science Bowl score on its
+// hold-out images, as StarDist's optimize_thresholds does on validation
+// images, by coordinate ascent over a grid, and reports how much of the
+// gain survives on images the thresholds were not fitted to
+// (Tuning.CrossVal). It uses the weights Load chooses, starting from the run's configured
+// thresholds and with its test-time augmentation setting, and records the
+// result in its run.json.
+func TuneRun(dir string, log io.Writer) (*Tuning, error) {
+	m, ri, err := Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	m.Instance = ri.Config.Instance.WithDefaults()
+	ds, err := Open(ri.Config.Data)
+	if err != nil {
+		return nil, err
+	}
+	if ds.Fingerprint() != ri.Fingerprint {
+		return nil, fmt.Errorf("segment: %s: the data changed since the run was trained; its hold-out cannot be rebuilt", ri.Config.Data)
+	}
+	samples, err := pick(ds, ri.Holdout)
+	if err != nil {
+		return nil, err
+	}
+	val, err := loadEval(samples)
+	if err != nil {
+		return nil, err
+	}
+	ri.Tuning = tuneModel(m, val, log)
+	return ri.Tuning, writeJSON(filepath.Join(dir, RunFile), ri)
+}

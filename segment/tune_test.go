@@ -1,0 +1,64 @@
+package segment
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestTuneCorrectsBiasedProbabilities gives the search probabilities that
+// put a ring of pixels just outside every object at foreground
+// probability 0.58: the default threshold of 0.5 takes the ring in and
+// makes every object too large, and the search must find a foreground
+// threshold above 0.58, which gives the true objects back.
+func TestTuneCorrectsBiasedProbabilities(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var images []evalImage
+	for range 6 {
+		truth := paint(96, 80, randomDiscs(rng, 96, 80, 8, 3, 7, 3))
+		plane := classPlane(truth)
+		for i := range plane { // the ring: background pixels next to an object
+			x, y := i%truth.W, i/truth.W
+			for _, q := range neighbours4(x, y, truth.W, truth.H) {
+				if plane[i] == 0 && q >= 0 && truth.Pix[q] != 0 {
+					plane[i] = 0.2
+				}
+			}
+		}
+		images = append(images, evalImage{plane: plane, truth: truth})
+	}
+	prob := func(plane []float32, w, h int) []float32 {
+		p := oracle()(plane, w, h)
+		for i, v := range plane {
+			if v == 0.2 {
+				copy(p[i*NumClasses:], []float32{0.42, 0.08, 0.5})
+			}
+		}
+		return p
+	}
+	tc := TileConfig{Tile: 64, Overlap: 16}
+	tn := tune(prob, tc, InstanceConfig{MinArea: 5}, images, nil)
+	t.Logf("%+v", *tn)
+	if tn.Instance.Foreground <= 0.58 || tn.Instance.MinArea != 5 {
+		t.Errorf("tuned %+v: want a foreground threshold above 0.58 and the start's MinArea", tn.Instance)
+	}
+	if !(tn.Before < 0.9 && tn.After > 0.99 && tn.CrossVal > 0.99) {
+		t.Errorf("scores before %.3f, after %.3f, cross-validated %.3f: want < 0.9, then > 0.99 both ways", tn.Before, tn.After, tn.CrossVal)
+	}
+	for _, im := range images {
+		if got := Segment(im.plane, im.truth.W, im.truth.H, prob, tc, tn.Instance); !sameObjects(got, im.truth) {
+			t.Fatal("the tuned thresholds do not give the true objects back")
+		}
+	}
+}
+
+// TestTuneKeepsGoodThresholds: with exact probabilities every threshold
+// in the grid gives the truth, and ties keep the start.
+func TestTuneKeepsGoodThresholds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	truth := paint(64, 64, randomDiscs(rng, 64, 64, 6, 3, 6, 3))
+	images := []evalImage{{plane: classPlane(truth), truth: truth}, {plane: classPlane(truth), truth: truth}}
+	tn := tune(oracle(), TileConfig{}, InstanceConfig{}, images, nil)
+	if d := (InstanceConfig{}).WithDefaults(); tn.Instance != d || tn.Before != 1 || tn.After != 1 || tn.CrossVal != 1 {
+		t.Errorf("tuned %+v: want the defaults %+v and scores of 1", *tn, d)
+	}
+}
