@@ -26,6 +26,10 @@ type Config struct {
 	// background and interior: boundaries are thin and decide where
 	// touching objects part.
 	BoundaryWeight float64 `json:"boundary_weight"`
+	// Colour feeds the network the image's three colour channels (see
+	// NormalizeColour) instead of one grey plane, so that stain hue can
+	// tell nuclei from cytoplasm in brightfield and H&E images.
+	Colour bool `json:"colour,omitempty"`
 	// Zoom makes each training crop show its image zoomed by a random
 	// factor, log-uniform in [1/(1+Zoom), 1+Zoom]; 0 keeps the images'
 	// own scale.
@@ -55,6 +59,14 @@ type Config struct {
 func Defaults() Config {
 	return Config{Epochs: 50, Size: 128, Base: 16, Depth: 4, Batch: 8, LR: 2e-3, WeightDecay: 1e-4,
 		BoundaryWeight: 2, Holdout: 0.1, Seed: 1, ValEvery: 5, CheckpointEvery: 50}
+}
+
+// InChannels returns the network's input channels: 3 with Colour, else 1.
+func (c Config) InChannels() int {
+	if c.Colour {
+		return 3
+	}
+	return 1
 }
 
 // WithDefaults fills zero fields with Defaults.

@@ -10,10 +10,10 @@ import (
 // trainImage is a training image held in memory as the crops need it: the
 // normalised plane quantised to bytes and the class of every pixel.
 type trainImage struct {
-	w, h int
-	q    []uint8 // Normalize's values * 255
-	cls  []uint8 // Targets, for crops at the image's own scale
-	lab  []int32 // the labels, for zoomed crops (Config.Zoom)
+	w, h, c int     // size and values per pixel
+	q       []uint8 // Normalize's (or NormalizeColour's) values * 255
+	cls     []uint8 // Targets, for crops at the image's own scale
+	lab     []int32 // the labels, for zoomed crops (Config.Zoom)
 }
 
 // evalImage is a hold-out image: its normalised plane and true labels.
@@ -44,17 +44,18 @@ func loadImages(samples []Sample, fn func(i int, img *tensor.Tensor, l *Labels))
 	return nil
 }
 
-// loadTrain reads the training images, keeping each one's classes, or
-// with zoom its labels (from which zoomed crops make their own classes).
-func loadTrain(samples []Sample, zoom bool) ([]trainImage, error) {
+// loadTrain reads the training images normalised for a network of the
+// given input channels, keeping each one's classes, or with zoom its
+// labels (from which zoomed crops make their own classes).
+func loadTrain(samples []Sample, zoom bool, channels int) ([]trainImage, error) {
 	out := make([]trainImage, len(samples))
 	err := loadImages(samples, func(i int, img *tensor.Tensor, l *Labels) {
-		plane := Normalize(img)
+		plane := normalize(img, channels)
 		q := make([]uint8, len(plane))
 		for k, v := range plane {
 			q[k] = uint8(v*255 + 0.5)
 		}
-		out[i] = trainImage{w: l.W, h: l.H, q: q}
+		out[i] = trainImage{w: l.W, h: l.H, c: channels, q: q}
 		if zoom {
 			out[i].lab = l.Pix
 		} else {
@@ -64,10 +65,10 @@ func loadTrain(samples []Sample, zoom bool) ([]trainImage, error) {
 	return out, err
 }
 
-func loadEval(samples []Sample) ([]evalImage, error) {
+func loadEval(samples []Sample, channels int) ([]evalImage, error) {
 	out := make([]evalImage, len(samples))
 	err := loadImages(samples, func(i int, img *tensor.Tensor, l *Labels) {
-		out[i] = evalImage{name: samples[i].Name, plane: Normalize(img), truth: l}
+		out[i] = evalImage{name: samples[i].Name, plane: normalize(img, channels), truth: l}
 	})
 	return out, err
 }
@@ -75,7 +76,8 @@ func loadEval(samples []Sample) ([]evalImage, error) {
 // fillCrop writes a random size x size crop of im, turned by a random
 // element of the square's symmetry group (quarter turns and flips) and
 // with its contrast and brightness jittered a little, into x (size*size
-// network inputs, 2v-1 for plane value v) and its classes into t. Images
+// pixels of im.c network inputs, 2v-1 for plane value v) and its classes
+// into t. Images
 // smaller than the crop are mirrored at their edges.
 func fillCrop(im *trainImage, size int, rng *rand.Rand, x []float32, t []int) {
 	x0 := rng.IntN(max(im.w-size, 0) + 1)
@@ -100,7 +102,9 @@ func fillCrop(im *trainImage, size int, rng *rand.Rand, x []float32, t []int) {
 				sj = size - 1 - sj
 			}
 			p := reflect(y0+si, im.h)*im.w + reflect(x0+sj, im.w)
-			x[i*size+j] = lut[im.q[p]]
+			for k := range im.c {
+				x[(i*size+j)*im.c+k] = lut[im.q[p*im.c+k]]
+			}
 			t[i*size+j] = int(im.cls[p])
 		}
 	}
@@ -147,15 +151,18 @@ func fillZoomedCrop(im *trainImage, size int, zoom float64, rng *rand.Rand, x []
 			wy, wx := float32(fy-ry), float32(fx-rx)
 			ya, yb := reflect(int(ry), im.h)*im.w, reflect(int(ry)+1, im.h)*im.w
 			xa, xb := reflect(int(rx), im.w), reflect(int(rx)+1, im.w)
-			v := (1-wy)*((1-wx)*float32(im.q[ya+xa])+wx*float32(im.q[ya+xb])) +
-				wy*((1-wx)*float32(im.q[yb+xa])+wx*float32(im.q[yb+xb]))
-			x[i*size+j] = 2*(v/255*gain+shift) - 1
-			c := (si+1)*n + sj + 1
+			c := im.c
+			for k := range c {
+				v := (1-wy)*((1-wx)*float32(im.q[(ya+xa)*c+k])+wx*float32(im.q[(ya+xb)*c+k])) +
+					wy*((1-wx)*float32(im.q[(yb+xa)*c+k])+wx*float32(im.q[(yb+xb)*c+k]))
+				x[(i*size+j)*c+k] = 2*(v/255*gain+shift) - 1
+			}
+			at := (si+1)*n + sj + 1
 			cls := Background
-			if v := lab[c]; v != 0 {
+			if v := lab[at]; v != 0 {
 				cls = Interior
 				for _, o := range [8]int{-n - 1, -n, -n + 1, -1, 1, n - 1, n, n + 1} {
-					if lab[c+o] != v {
+					if lab[at+o] != v {
 						cls = Boundary
 						break
 					}

@@ -15,7 +15,7 @@ import (
 // generator state.
 func TestFillZoomedCrop(t *testing.T) {
 	const w, h, size, zoom = 200, 150, 48, 0.5
-	im := trainImage{w: w, h: h, q: make([]uint8, w*h), lab: make([]int32, w*h)}
+	im := trainImage{w: w, h: h, c: 1, q: make([]uint8, w*h), lab: make([]int32, w*h)}
 	for i := range im.lab {
 		im.q[i] = 128
 		im.lab[i] = int32(i%w/8) + 1
@@ -52,5 +52,37 @@ func TestFillZoomedCrop(t *testing.T) {
 	lo, hi := slices.Min(zs), slices.Max(zs)
 	if lo > 0.8 || hi < 1.25 || lo < 1/(1+zoom)-1e-9 || hi > 1+zoom+1e-9 {
 		t.Errorf("zooms span [%.2f, %.2f]; want most of [%.2f, %.2f] and nothing outside", lo, hi, 1/(1+zoom), 1+zoom)
+	}
+}
+
+// TestCropsKeepChannels reads crops of a three-channel image whose
+// channels hold 40, 120 and 200 everywhere: every pixel of every crop,
+// zoomed or not, must show the three values in order, jittered alike.
+func TestCropsKeepChannels(t *testing.T) {
+	const w, h, size = 90, 70, 32
+	im := trainImage{w: w, h: h, c: 3, q: make([]uint8, 3*w*h), cls: make([]uint8, w*h), lab: make([]int32, w*h)}
+	for i := range w * h {
+		im.q[3*i], im.q[3*i+1], im.q[3*i+2] = 40, 120, 200
+	}
+	x, cls := make([]float32, 3*size*size), make([]int, size*size)
+	lab := make([]int32, (size+2)*(size+2))
+	for seed := range uint64(10) {
+		for _, zoomed := range []bool{false, true} {
+			rng := rand.New(rand.NewPCG(seed, 2))
+			if zoomed {
+				fillZoomedCrop(&im, size, 0.5, rng, x, cls, lab)
+			} else {
+				fillCrop(&im, size, rng, x, cls)
+			}
+			// x = 2(v/255 gain + shift) - 1: the steps between channels
+			// are equal, and the same at every pixel.
+			step := x[1] - x[0]
+			for i := range size * size {
+				a, b, c := x[3*i], x[3*i+1], x[3*i+2]
+				if math.Abs(float64(b-a-step)) > 1e-4 || math.Abs(float64(c-b-step)) > 1e-4 || step <= 0 {
+					t.Fatalf("zoomed %v, pixel %d: channels %v %v %v, want equal rising steps of %v", zoomed, i, a, b, c, step)
+				}
+			}
+		}
 	}
 }

@@ -11,25 +11,31 @@
 //     Science Bowl shipped them), checked against their image.
 //   - Open: a dataset folder in either layout, each image paired with its
 //     labels; a missing partner is an error naming the file.
-//   - Normalize and Targets: the network's input (grey, per-image
-//     percentile scaling, dark objects on a bright background inverted) and
-//     its per-pixel classes.
+//   - Normalize, NormalizeColour and Targets: the network's input (grey, or
+//     the three colour channels; per-image percentile scaling, dark objects
+//     on a bright background inverted) and its per-pixel classes.
 //   - Instances: interior components as seeds, grown into the foreground in
 //     order of rising boundary probability (a watershed), unseeded
 //     foreground kept as objects of its own.
 //   - Segment: tiled inference with overlapping windows for images of any
 //     size, stitching objects that cross window borders.
 //   - Train, Load, Model: the training loop (random crops with flips and
-//     quarter turns, AdamW, checkpoints written atomically, exact resume, a
-//     seeded hold-out recorded in run.json) and the trained model.
+//     quarter turns, optionally zoomed, AdamW, checkpoints written
+//     atomically, exact resume, a seeded hold-out recorded in run.json) and
+//     the trained model.
+//   - TuneRun: the two probability thresholds chosen on the hold-out, as
+//     StarDist's optimize_thresholds, with a cross-validated score to say
+//     what the choice is worth on images it was not fitted to.
 //   - PredictFiles: label PNGs, overlays and per-object measurements
 //     (Measure) of a folder of images.
 //   - Score, Evaluate, WriteReport: the Data Science Bowl metric, AP at IoU
 //     0.5, Dice and count error, and the HTML report with the worst images.
 //
-// Colour images are reduced to grey: one network then serves fluorescence
-// and brightfield alike (see Normalize), at the price of ignoring stain
-// colour.
+// By default colour images are reduced to grey: one network then serves
+// fluorescence and brightfield alike (see Normalize), at the price of
+// ignoring stain colour. Config.Colour keeps the three channels instead
+// (see NormalizeColour), so that hue can tell a stained nucleus from its
+// cytoplasm; grey images are then repeated into three channels.
 //
 // Instance extraction, region measurements and the metric are written here
 // rather than taken from a library: no maintained pure-Go package does

@@ -18,6 +18,7 @@ import (
 type Model struct {
 	Net      *models.UNet
 	Depth    int            // levels of the U-Net: inputs are padded to multiples of 2^Depth
+	Channels int            // input channels: 1 (Normalize) or 3 (NormalizeColour)
 	Tile     TileConfig     // windows for Segment
 	Instance InstanceConfig // how probabilities become objects
 	TTA      bool           // average over the four quarter turns
@@ -30,8 +31,8 @@ type Model struct {
 // NewModel builds an untrained model for cfg (after WithDefaults), with
 // weights drawn from rng.
 func NewModel(rng *rand.Rand, cfg Config) *Model {
-	net := models.NewUNet(rng, models.UNetConfig{InChannels: 1, Classes: NumClasses, Base: cfg.Base, Depth: cfg.Depth})
-	return &Model{Net: net, Depth: cfg.Depth, Tile: cfg.Tile, Instance: cfg.Instance, TTA: cfg.TTA}
+	net := models.NewUNet(rng, models.UNetConfig{InChannels: cfg.InChannels(), Classes: NumClasses, Base: cfg.Base, Depth: cfg.Depth})
+	return &Model{Net: net, Depth: cfg.Depth, Channels: cfg.InChannels(), Tile: cfg.Tile, Instance: cfg.Instance, TTA: cfg.TTA}
 }
 
 // Load reads a run directory's model: its best weights (or, for a run that
@@ -72,25 +73,38 @@ func Load(dir string) (*Model, *RunInfo, error) {
 	return m, ri, nil
 }
 
-// Segment finds the objects of an image ([H, W, C] in [0, 1]): Normalize,
-// then the package's Segment with the model's probabilities.
+// Segment finds the objects of an image ([H, W, C] in [0, 1]): Normalize
+// (or NormalizeColour), then the package's Segment with the model's
+// probabilities.
 func (m *Model) Segment(img *tensor.Tensor) *Labels {
 	h, w := img.Dim(0), img.Dim(1)
-	return Segment(Normalize(img), w, h, m.Probs, m.Tile, m.Instance)
+	return Segment(m.Normalize(img), w, h, m.Probs, m.Tile, m.Instance)
 }
 
+// Normalize turns an image into the network's input: Normalize's grey
+// plane, or NormalizeColour's three channels for a colour model.
+func (m *Model) Normalize(img *tensor.Tensor) []float32 { return normalize(img, m.Channels) }
+
 // Probs returns the class probabilities of a normalised window of w x h
-// pixels (a ProbFunc). The window is padded by reflection to multiples of
-// 2^Depth; with TTA the probabilities are averaged over its four quarter
-// turns. The network must be in evaluation mode (nn.SetTraining false).
+// pixels of m.Channels values each (a ProbFunc). The window is padded by
+// reflection to multiples of 2^Depth; with TTA the probabilities are
+// averaged over its four quarter turns. The network must be in evaluation
+// mode (nn.SetTraining false).
 func (m *Model) Probs(plane []float32, w, h int) []float32 {
+	c := max(m.Channels, 1)
+	if len(plane) != w*h*c {
+		panic(fmt.Sprintf("segment: Probs: %d values for %dx%d pixels of %d channels", len(plane), w, h, c))
+	}
 	mult := 1 << m.Depth
 	ph, pw := (h+mult-1)/mult*mult, (w+mult-1)/mult*mult
-	in := tensor.New(ph, pw, 1)
+	in := tensor.New(ph, pw, c)
 	for y := 0; y < ph; y++ {
 		sy := reflect(y, h)
 		for x := 0; x < pw; x++ {
-			in.Data[y*pw+x] = 2*plane[sy*w+reflect(x, w)] - 1
+			src := (sy*w + reflect(x, w)) * c
+			for k := range c {
+				in.Data[(y*pw+x)*c+k] = 2*plane[src+k] - 1
+			}
 		}
 	}
 	turns := 1
@@ -100,7 +114,7 @@ func (m *Model) Probs(plane []float32, w, h int) []float32 {
 	sum := make([]float32, ph*pw*NumClasses)
 	for k := 0; k < turns; k++ {
 		x := transform.Rot90(in, k)
-		xt := tensor.Ensure(&m.x, 1, x.Dim(0), x.Dim(1), 1)
+		xt := tensor.Ensure(&m.x, 1, x.Dim(0), x.Dim(1), c)
 		copy(xt.Data, x.Data)
 		p := nn.Softmax(m.Net.Forward(xt))
 		back := transform.Rot90(p.Reshape(x.Dim(0), x.Dim(1), NumClasses), -k)

@@ -53,6 +53,63 @@ func Normalize(img *tensor.Tensor) []float32 {
 	return out
 }
 
+// NormalizeColour is Normalize keeping colour, for networks with three
+// input channels (Config.Colour): the result holds H*W*3 values,
+// pixel-interleaved (channels last). Each channel is scaled between its own
+// 1st and 99.8th percentiles and clipped to [0, 1]; a grey image is
+// repeated into the three channels. An image whose scaled luminance has a
+// mean above one half (a bright field, as in H&E and other stained
+// brightfield images) has every channel inverted, as Normalize inverts
+// grey, so that objects are bright while the hue that tells a stained
+// nucleus from cytoplasm is kept. A grey image thus gives three copies of
+// Normalize's plane.
+func NormalizeColour(img *tensor.Tensor) []float32 {
+	if img.Dims() != 3 || (img.Dim(2) != 1 && img.Dim(2) != 3) {
+		panic(fmt.Sprintf("segment: NormalizeColour: image shape %v, want [H, W, 1 or 3]", img.Shape))
+	}
+	n := img.Dim(0) * img.Dim(1)
+	out := make([]float32, 3*n)
+	if img.Dim(2) == 1 {
+		for i, v := range Normalize(img) {
+			out[3*i], out[3*i+1], out[3*i+2] = v, v, v
+		}
+		return out
+	}
+	v := img.Contiguous().Values()
+	ch := make([]float32, n)
+	for c := range 3 {
+		for i := range ch {
+			ch[i] = v[3*i+c]
+		}
+		lo, hi := percentiles(ch, lowPercentile, highPercentile)
+		scale := float32(0)
+		if hi > lo {
+			scale = 1 / (hi - lo)
+		}
+		for i, x := range ch {
+			out[3*i+c] = min(max((x-lo)*scale, 0), 1)
+		}
+	}
+	var sum float64
+	for i := range n {
+		sum += float64(0.299*out[3*i] + 0.587*out[3*i+1] + 0.114*out[3*i+2])
+	}
+	if sum > 0.5*float64(n) {
+		for i, x := range out {
+			out[i] = 1 - x
+		}
+	}
+	return out
+}
+
+// normalize is NormalizeColour for three channels, else Normalize.
+func normalize(img *tensor.Tensor, channels int) []float32 {
+	if channels == 3 {
+		return NormalizeColour(img)
+	}
+	return Normalize(img)
+}
+
 // percentiles returns the p-th and q-th percentiles of v, read from a
 // 4096-bin histogram spanning v's range (so to within 1/4096 of it, however
 // little of [0, 1] a dim 16-bit image uses).

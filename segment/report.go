@@ -39,6 +39,7 @@ type reportView struct {
 	Worst                   []reportCase
 	Images                  template.HTML
 	Config                  string
+	Objects                 string // how probabilities became objects
 }
 
 type reportCase struct {
@@ -52,6 +53,17 @@ func renderReport(ri *RunInfo, res *EvalResult, logs []EpochLog, now time.Time) 
 		Title:     "Nuclei segmentation: " + filepath.Base(filepath.Clean(res.Data)),
 		Generated: now.Format("2 January 2006, 15:04"),
 		Split:     fmt.Sprintf("%d images (%s), %d true and %d predicted objects; weights %s%s.", s.Images, res.Split, s.TrueObjects, s.PredObjects, filepath.Base(res.Weights), map[bool]string{true: ", four-rotation test-time augmentation", false: ""}[res.TTA]),
+	}
+	ic := res.Instance
+	v.Objects = fmt.Sprintf("A pixel is foreground when its probability of belonging to some object exceeds %.2f, and seeds an object when its interior probability exceeds %.2f; seeds under %d pixels and objects under %d pixels are dropped.",
+		ic.Foreground, ic.Seed, ic.MinSeed, ic.MinArea)
+	if ri != nil && ri.Tuning != nil {
+		t := ri.Tuning
+		v.Objects += fmt.Sprintf(" The two thresholds were tuned on the run's %d hold-out images: their score went from %.3f to %.3f, and to %.3f when each image is scored with thresholds chosen on the other half of the images, the figure to expect on new images.",
+			t.Images, t.Before, t.After, t.CrossVal)
+		if res.Split == "holdout" {
+			v.Objects += " The measures above are on those same images, so they lean optimistic by about the difference."
+		}
 	}
 	v.Headline = report.Table([]string{"measure", "value"}, [][]string{
 		{"Data Science Bowl score (mean over IoU 0.50–0.95 of TP/(TP+FP+FN))", f3(s.Score)},
@@ -121,6 +133,7 @@ pre{background:#f7f7f7;padding:1em;overflow:auto}
 <h1>{{.Title}}</h1>
 <p>{{.Split}} Generated {{.Generated}}.</p>
 <h2>Measures</h2>{{.Headline}}
+<p>{{.Objects}}</p>
 <h2>Score by IoU threshold</h2>{{.Thresholds}}
 {{if .Worst}}<h2>Worst images</h2>
 <p>True objects' outlines (left, green) beside the predicted ones (right, magenta).</p>

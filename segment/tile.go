@@ -3,8 +3,9 @@ package segment
 import "fmt"
 
 // ProbFunc gives per-pixel class probabilities for one window of a
-// normalised image: plane holds w*h values (see Normalize), the result
-// NumClasses values per pixel (see Instances). Model.Probs is one.
+// normalised image: plane holds w*h pixels of one value (see Normalize) or
+// three (NormalizeColour), the result NumClasses values per pixel (see
+// Instances). Model.Probs is one.
 type ProbFunc func(plane []float32, w, h int) []float32
 
 // TileConfig says how an image is cut into windows for inference. The zero
@@ -66,10 +67,10 @@ func spans(n, tile, overlap int) []span {
 	return s
 }
 
-// Segment finds the objects of a normalised image (plane, w*h values) with
-// probabilities from prob, window by window (see TileConfig), and returns
-// their labels, numbered 1..n in raster order, with objects smaller than
-// ic.MinArea removed.
+// Segment finds the objects of a normalised image (plane, w*h pixels of one
+// or more values each, channels last) with probabilities from prob, window
+// by window (see TileConfig), and returns their labels, numbered 1..n in
+// raster order, with objects smaller than ic.MinArea removed.
 //
 // Windows are processed in raster order. Each window's objects are found
 // with Instances on the whole window, so objects near its core's border
@@ -84,17 +85,31 @@ func spans(n, tile, overlap int) []span {
 // window, the window's input, probabilities and local labels: the network
 // never sees more than one window, whatever the image's size.
 func Segment(plane []float32, w, h int, prob ProbFunc, tc TileConfig, ic InstanceConfig) *Labels {
-	if len(plane) != w*h {
-		panic(fmt.Sprintf("segment: Segment: %d values for %dx%d pixels", len(plane), w, h))
-	}
+	c := channelsOf(plane, w, h)
 	var win []float32
 	return segmentWindows(w, h, tc, ic, func(xs, ys span) []float32 {
-		win = win[:0]
-		for y := ys.w0; y < ys.w1; y++ {
-			win = append(win, plane[y*w+xs.w0:y*w+xs.w1]...)
-		}
+		win = window(win, plane, w, c, xs, ys)
 		return prob(win, xs.w1-xs.w0, ys.w1-ys.w0)
 	})
+}
+
+// channelsOf returns how many values plane holds per pixel of a w x h
+// image.
+func channelsOf(plane []float32, w, h int) int {
+	if w*h == 0 || len(plane) == 0 || len(plane)%(w*h) != 0 {
+		panic(fmt.Sprintf("segment: %d values for %dx%d pixels", len(plane), w, h))
+	}
+	return len(plane) / (w * h)
+}
+
+// window copies the window xs x ys of a plane of width w and c values per
+// pixel into buf and returns it.
+func window(buf, plane []float32, w, c int, xs, ys span) []float32 {
+	buf = buf[:0]
+	for y := ys.w0; y < ys.w1; y++ {
+		buf = append(buf, plane[(y*w+xs.w0)*c:(y*w+xs.w1)*c]...)
+	}
+	return buf
 }
 
 // segmentWindows is Segment with the windows' probabilities given by

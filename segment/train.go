@@ -182,10 +182,10 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 	}
 	tr := &trainer{cfg: cfg, opt: opt, log: log, info: info}
 	t0 := time.Now()
-	if tr.train, err = loadTrain(trainS, cfg.Zoom > 0); err != nil {
+	if tr.train, err = loadTrain(trainS, cfg.Zoom > 0, cfg.InChannels()); err != nil {
 		return nil, loopState{}, err
 	}
-	if tr.val, err = loadEval(holdS); err != nil {
+	if tr.val, err = loadEval(holdS, cfg.InChannels()); err != nil {
 		return nil, loopState{}, err
 	}
 	fmt.Fprintf(log, "read %d training and %d hold-out images in %.0fs\n", len(tr.train), len(tr.val), time.Since(t0).Seconds())
@@ -315,7 +315,8 @@ func (tr *trainer) loop(ctx context.Context, st loopState) (*TrainSummary, error
 // step trains on one batch of random crops of the images idx.
 func (tr *trainer) step(idx []int, st loopState) float32 {
 	s := tr.cfg.Size
-	x := tensor.Ensure(&tr.x, len(idx), s, s, 1)
+	c := tr.cfg.InChannels()
+	x := tensor.Ensure(&tr.x, len(idx), s, s, c)
 	if len(tr.t) != len(idx)*s*s {
 		tr.t = make([]int, len(idx)*s*s)
 	}
@@ -323,9 +324,9 @@ func (tr *trainer) step(idx []int, st loopState) float32 {
 	for k, i := range idx {
 		if tr.cfg.Zoom > 0 {
 			tr.lab = slices.Grow(tr.lab[:0], (s+2)*(s+2))[:(s+2)*(s+2)]
-			fillZoomedCrop(&tr.train[i], s, tr.cfg.Zoom, rng, x.Data[k*s*s:(k+1)*s*s], tr.t[k*s*s:(k+1)*s*s], tr.lab)
+			fillZoomedCrop(&tr.train[i], s, tr.cfg.Zoom, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], tr.lab)
 		} else {
-			fillCrop(&tr.train[i], s, rng, x.Data[k*s*s:(k+1)*s*s], tr.t[k*s*s:(k+1)*s*s])
+			fillCrop(&tr.train[i], s, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s])
 		}
 	}
 	tr.optim.SetLR(tr.sched.LR(st.Step))

@@ -52,12 +52,10 @@ type probCache struct {
 func newProbCache(prob ProbFunc, tc TileConfig, plane []float32, truth *Labels) *probCache {
 	c := &probCache{w: truth.W, h: truth.H, tile: tc.WithDefaults(), truth: truth}
 	var win []float32
+	ch := channelsOf(plane, c.w, c.h)
 	for _, ys := range spans(c.h, c.tile.Tile, c.tile.Overlap) {
 		for _, xs := range spans(c.w, c.tile.Tile, c.tile.Overlap) {
-			win = win[:0]
-			for y := ys.w0; y < ys.w1; y++ {
-				win = append(win, plane[y*c.w+xs.w0:y*c.w+xs.w1]...)
-			}
+			win = window(win, plane, c.w, ch, xs, ys)
 			p := prob(win, xs.w1-xs.w0, ys.w1-ys.w0)
 			q := make([]uint8, len(p))
 			for i, v := range p {
@@ -216,7 +214,7 @@ func TuneRun(dir string, log io.Writer) (*Tuning, error) {
 	if err != nil {
 		return nil, err
 	}
-	val, err := loadEval(samples)
+	val, err := loadEval(samples, m.Channels)
 	if err != nil {
 		return nil, err
 	}

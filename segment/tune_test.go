@@ -2,7 +2,9 @@ package segment
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestTuneCorrectsBiasedProbabilities gives the search probabilities that
@@ -60,5 +62,21 @@ func TestTuneKeepsGoodThresholds(t *testing.T) {
 	tn := tune(oracle(), TileConfig{}, InstanceConfig{}, images, nil)
 	if d := (InstanceConfig{}).WithDefaults(); tn.Instance != d || tn.Before != 1 || tn.After != 1 || tn.CrossVal != 1 {
 		t.Errorf("tuned %+v: want the defaults %+v and scores of 1", *tn, d)
+	}
+}
+
+// TestReportSaysHowObjectsWereMade: the report gives the thresholds and,
+// for a tuned run, the tuning's three scores.
+func TestReportSaysHowObjectsWereMade(t *testing.T) {
+	res := &EvalResult{Data: "d", Split: "holdout", Instance: InstanceConfig{Foreground: 0.65, Seed: 0.6}.WithDefaults()}
+	ri := &RunInfo{Tuning: &Tuning{Images: 66, Before: 0.541, After: 0.560, CrossVal: 0.552}}
+	b, err := renderReport(ri, res, nil, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"exceeds 0.65", "exceeds 0.60", "66 hold-out images", "0.541 to 0.560", "to 0.552", "lean optimistic"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("report lacks %q", want)
+		}
 	}
 }

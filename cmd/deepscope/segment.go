@@ -90,6 +90,7 @@ evaluated on the hold-out images (eval.json, report.html).`,
 	f.Float64Var(&cfg.LR, "lr", d.LR, "peak learning rate (AdamW; warm-up, then cosine)")
 	f.Float64Var(&cfg.WeightDecay, "weight-decay", d.WeightDecay, "AdamW weight decay")
 	f.Float64Var(&cfg.BoundaryWeight, "boundary-weight", d.BoundaryWeight, "weight of boundary pixels in the loss")
+	f.BoolVar(&cfg.Colour, "colour", false, "feed the network the three colour channels, not grey (stained brightfield, H&E)")
 	f.Float64Var(&cfg.Zoom, "zoom", 0, "zoom each crop by a random factor in [1/(1+z), 1+z] (0: none)")
 	f.Float64Var(&cfg.Holdout, "holdout", d.Holdout, "fraction of images held out for validation (seeded)")
 	f.Uint64Var(&cfg.Seed, "seed", d.Seed, "random seed: hold-out, weights, crops")
