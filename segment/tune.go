@@ -26,7 +26,7 @@ type Tuning struct {
 	// chosen on the other half of the images (images alternate between
 	// the halves), so no image's score comes from thresholds fitted to it.
 	CrossVal float64 `json:"score_cross_validated"`
-	TTA      bool    `json:"tta"`
+	TTA      bool    `json:"tta"` // whether the probabilities were averaged over quarter turns
 }
 
 // tuneGrid is the set of values searched for each threshold.
@@ -194,9 +194,9 @@ func tuneModel(m *Model, images []evalImage, log io.Writer) *Tuning {
 // hold-out images, as StarDist's optimize_thresholds does on validation
 // images, by coordinate ascent over a grid, and reports how much of the
 // gain survives on images the thresholds were not fitted to
-// (Tuning.CrossVal). It uses the weights Load chooses, starting from the run's configured
-// thresholds and with its test-time augmentation setting, and records the
-// result in its run.json.
+// (Tuning.CrossVal). It uses the weights Load chooses, starts from the
+// run's configured thresholds, keeps its test-time augmentation setting,
+// and records the result in its run.json.
 func TuneRun(dir string, log io.Writer) (*Tuning, error) {
 	m, ri, err := Load(dir)
 	if err != nil {
