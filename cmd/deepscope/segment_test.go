@@ -71,8 +71,8 @@ func TestSegmentTrainPredictEval(t *testing.T) {
 	if o, err := cmd("train", "--data", data, "--out", run, "--epochs", "30", "--size", "32", "--base", "8", "--depth", "2",
 		"--batch", "4", "--lr", "0.005", "--holdout", "0.2", "--val-every", "15", "--tile", "64", "--overlap", "16"); err != nil {
 		t.Fatalf("train: %v\n%s", err, o)
-	} else if !strings.Contains(o, "score") {
-		t.Errorf("train printed no score:\n%s", o)
+	} else if !strings.Contains(o, "score") || !strings.Contains(o, "tuned thresholds") {
+		t.Errorf("train printed no score or no tuning:\n%s", o)
 	}
 	for _, f := range []string{"run.json", "best.safetensors", "eval.json", "report.html"} {
 		if _, err := os.Stat(filepath.Join(run, f)); err != nil {
@@ -112,6 +112,18 @@ func TestSegmentTrainPredictEval(t *testing.T) {
 
 	if o, err := cmd("eval", "--model", run, "--all"); err != nil || !strings.Contains(o, "10 images (all)") {
 		t.Errorf("eval --all: %v\n%s", err, o)
+	}
+	// Tuning again, then thresholds given by hand, recorded in eval.json.
+	if o, err := cmd("tune", "--model", run); err != nil || !strings.Contains(o, "with thresholds chosen on the other half") {
+		t.Errorf("tune: %v\n%s", err, o)
+	}
+	if o, err := cmd("eval", "--model", run, "--fg-prob", "0.7", "--seed-prob", "0.6"); err != nil {
+		t.Errorf("eval with thresholds: %v\n%s", err, o)
+	} else if b, _ := os.ReadFile(filepath.Join(run, "eval.json")); !strings.Contains(string(b), `"foreground": 0.7`) || !strings.Contains(string(b), `"seed": 0.6`) {
+		t.Errorf("eval.json does not record the thresholds given:\n%s", b[:min(len(b), 400)])
+	}
+	if _, err := cmd("eval", "--model", run, "--fg-prob", "1.5"); err == nil || !strings.Contains(err.Error(), "fg-prob") {
+		t.Errorf("eval --fg-prob 1.5: %v, want an error naming the flag", err)
 	}
 	// Bad input: a missing partner names the file.
 	os.Remove(filepath.Join(data, "id05", "images", "id05.png"))
