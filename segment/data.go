@@ -91,16 +91,7 @@ func fillCrop(im *trainImage, size int, rng *rand.Rand, x []float32, t []int) {
 	}
 	for i := 0; i < size; i++ {
 		for j := 0; j < size; j++ {
-			si, sj := i, j
-			if d&1 != 0 {
-				si, sj = sj, si
-			}
-			if d&2 != 0 {
-				si = size - 1 - si
-			}
-			if d&4 != 0 {
-				sj = size - 1 - sj
-			}
+			si, sj := turn(d, i, j, size)
 			p := reflect(y0+si, im.h)*im.w + reflect(x0+sj, im.w)
 			for k := range im.c {
 				x[(i*size+j)*im.c+k] = lut[im.q[p*im.c+k]]
@@ -136,16 +127,7 @@ func fillZoomedCrop(im *trainImage, size int, zoom float64, rng *rand.Rand, x []
 	}
 	for i := range size {
 		for j := range size {
-			si, sj := i, j
-			if d&1 != 0 {
-				si, sj = sj, si
-			}
-			if d&2 != 0 {
-				si = size - 1 - si
-			}
-			if d&4 != 0 {
-				sj = size - 1 - sj
-			}
+			si, sj := turn(d, i, j, size)
 			fy, fx := src(y0, si), src(x0, sj)
 			ry, rx := math.Floor(fy), math.Floor(fx)
 			wy, wx := float32(fy-ry), float32(fx-rx)
@@ -171,4 +153,21 @@ func fillZoomedCrop(im *trainImage, size int, zoom float64, rng *rand.Rand, x []
 			t[i*size+j] = cls
 		}
 	}
+}
+
+// turn maps pixel (i, j) of a size x size crop through element d (0..7)
+// of the square's symmetry group: bit 0 transposes, bit 1 flips rows and
+// bit 2 flips columns.
+func turn(d, i, j, size int) (si, sj int) {
+	si, sj = i, j
+	if d&1 != 0 {
+		si, sj = sj, si
+	}
+	if d&2 != 0 {
+		si = size - 1 - si
+	}
+	if d&4 != 0 {
+		sj = size - 1 - sj
+	}
+	return si, sj
 }
