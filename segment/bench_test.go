@@ -21,6 +21,19 @@ func BenchmarkInstances(b *testing.B) {
 	b.ReportMetric(float64(512*512*b.N)/b.Elapsed().Seconds()/1e6, "Mpx/s")
 }
 
+// BenchmarkStarInstances is BenchmarkInstances for a star-convex head of
+// 32 rays: ideal object probabilities and distances, default thresholds.
+func BenchmarkStarInstances(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	truth := paint(512, 512, randomDiscs(rng, 512, 512, 150, 5, 12, -1))
+	maps := starMaps(truth, 32)
+	b.ResetTimer()
+	for range b.N {
+		Instances(maps, 512, 512, InstanceConfig{Rays: 32})
+	}
+	b.ReportMetric(float64(512*512*b.N)/b.Elapsed().Seconds()/1e6, "Mpx/s")
+}
+
 // BenchmarkTrainStep is one step of the default configuration: a batch of
 // 8 crops of 128 px through a U-Net of base 16 and depth 4.
 func BenchmarkTrainStep(b *testing.B) {

@@ -26,6 +26,12 @@ type Config struct {
 	// background and interior: boundaries are thin and decide where
 	// touching objects part.
 	BoundaryWeight float64 `json:"boundary_weight"`
+	// Head is what the U-Net predicts per pixel: "classes" (background,
+	// interior, boundary, grown from seeds; the default) or "star" (an
+	// object probability and the distances to the object's edge along
+	// Instance.Rays directions, StarDist's star-convex polygons; see
+	// starInstances). BoundaryWeight applies to the classes only.
+	Head string `json:"head,omitempty"`
 	// Colour feeds the network the image's three colour channels (see
 	// NormalizeColour) instead of one grey plane, so that stain hue can
 	// tell nuclei from cytoplasm in brightfield and H&E images.
@@ -95,9 +101,21 @@ func (c Config) WithDefaults() Config {
 		c.Tile.Tile = max(256, c.Size)
 	}
 	c.Tile = c.Tile.WithDefaults()
+	if c.Head == "" {
+		c.Head = HeadClasses
+	}
+	if c.Head == HeadStar && c.Instance.Rays == 0 {
+		c.Instance.Rays = DefaultRays
+	}
 	c.Instance = c.Instance.WithDefaults()
 	return c
 }
+
+// Heads of the U-Net (Config.Head).
+const (
+	HeadClasses = "classes"
+	HeadStar    = "star"
+)
 
 // Validate reports options that cannot work.
 func (c Config) Validate() error {
@@ -119,6 +137,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("segment: lr %g, weight decay %g and boundary weight %g must be positive", c.LR, c.WeightDecay, c.BoundaryWeight)
 	case c.ValEvery < 1 || c.CheckpointEvery < 0:
 		return fmt.Errorf("segment: val_every %d must be at least 1 and checkpoint_every %d at least 0", c.ValEvery, c.CheckpointEvery)
+	case c.Head != HeadClasses && c.Head != HeadStar:
+		return fmt.Errorf("segment: head %q: want %q or %q", c.Head, HeadClasses, HeadStar)
+	case c.Head == HeadClasses && c.Instance.Rays != 0:
+		return fmt.Errorf("segment: %d rays given for the %q head; rays belong to the %q head", c.Instance.Rays, HeadClasses, HeadStar)
+	case c.Head == HeadStar && (c.Instance.Rays < 4 || c.Instance.Rays%4 != 0 || c.Instance.Rays > 256):
+		return fmt.Errorf("segment: %d rays: want a multiple of 4 in [4, 256], so that quarter turns and flips map rays to rays", c.Instance.Rays)
+	case c.Head == HeadStar && c.Zoom > 0:
+		return fmt.Errorf("segment: --zoom is not supported with the %q head (its ray targets are measured at the image's own scale)", HeadStar)
+	case !(c.Instance.NMS > 0 && c.Instance.NMS < 1) && c.Head == HeadStar:
+		return fmt.Errorf("segment: NMS threshold %g outside (0, 1)", c.Instance.NMS)
 	}
 	return c.Tile.Validate()
 }
@@ -209,4 +237,12 @@ func pick(ds *Dataset, names []string) ([]Sample, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// headName describes cfg's head in words, for logs and reports.
+func headName(cfg Config) string {
+	if cfg.Instance.Rays > 0 {
+		return fmt.Sprintf("star-convex (%d rays)", cfg.Instance.Rays)
+	}
+	return "three-class"
 }

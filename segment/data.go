@@ -14,6 +14,7 @@ type trainImage struct {
 	q       []uint8 // Normalize's (or NormalizeColour's) values * 255
 	cls     []uint8 // Targets, for crops at the image's own scale
 	lab     []int32 // the labels, for zoomed crops (Config.Zoom)
+	star    *starTargets
 }
 
 // evalImage is a hold-out image: its normalised plane and true labels.
@@ -46,8 +47,9 @@ func loadImages(samples []Sample, fn func(i int, img *tensor.Tensor, l *Labels))
 
 // loadTrain reads the training images normalised for a network of the
 // given input channels, keeping each one's classes, or with zoom its
-// labels (from which zoomed crops make their own classes).
-func loadTrain(samples []Sample, zoom bool, channels int) ([]trainImage, error) {
+// labels (from which zoomed crops make their own classes), or for a
+// star-convex head of rays > 0 its ray targets.
+func loadTrain(samples []Sample, zoom bool, channels, rays int) ([]trainImage, error) {
 	out := make([]trainImage, len(samples))
 	err := loadImages(samples, func(i int, img *tensor.Tensor, l *Labels) {
 		plane := normalize(img, channels)
@@ -56,9 +58,12 @@ func loadTrain(samples []Sample, zoom bool, channels int) ([]trainImage, error) 
 			q[k] = uint8(v*255 + 0.5)
 		}
 		out[i] = trainImage{w: l.W, h: l.H, c: channels, q: q}
-		if zoom {
+		switch {
+		case rays > 0:
+			out[i].star = newStarTargets(l, rays)
+		case zoom:
 			out[i].lab = l.Pix
-		} else {
+		default:
 			out[i].cls = Targets(l)
 		}
 	})
@@ -76,10 +81,13 @@ func loadEval(samples []Sample, channels int) ([]evalImage, error) {
 // fillCrop writes a random size x size crop of im, turned by a random
 // element of the square's symmetry group (quarter turns and flips) and
 // with its contrast and brightness jittered a little, into x (size*size
-// pixels of im.c network inputs, 2v-1 for plane value v) and its classes
-// into t. Images
-// smaller than the crop are mirrored at their edges.
-func fillCrop(im *trainImage, size int, rng *rand.Rand, x []float32, t []int) {
+// pixels of im.c network inputs, 2v-1 for plane value v) and its targets:
+// classes into t, or for a star-convex image (im.star) the object
+// probabilities into pt and the ray distances, renumbered by perms for the
+// turn (see turnPerms), into dt. Images smaller than the crop are mirrored
+// at their edges (their rays are then those of the mirrored pixel, not
+// turned with the mirror).
+func fillCrop(im *trainImage, size int, rng *rand.Rand, x []float32, t []int, pt, dt []float32, perms *[8][]int) {
 	x0 := rng.IntN(max(im.w-size, 0) + 1)
 	y0 := rng.IntN(max(im.h-size, 0) + 1)
 	d := rng.IntN(8)
@@ -96,7 +104,22 @@ func fillCrop(im *trainImage, size int, rng *rand.Rand, x []float32, t []int) {
 			for k := range im.c {
 				x[(i*size+j)*im.c+k] = lut[im.q[p*im.c+k]]
 			}
-			t[i*size+j] = int(im.cls[p])
+			if im.star == nil {
+				t[i*size+j] = int(im.cls[p])
+				continue
+			}
+			o := i*size + j
+			pt[o] = float32(im.star.prob[p]) / 255
+			r := im.star.rays
+			ds := dt[o*r : (o+1)*r]
+			if a := im.star.at[p]; a < 0 {
+				clear(ds)
+			} else {
+				src := im.star.dist[int(a)*r : int(a+1)*r]
+				for k, q := range perms[d] {
+					ds[k] = float32(src[q]) / rayUnit
+				}
+			}
 		}
 	}
 }

@@ -72,7 +72,7 @@ func TestCropsKeepChannels(t *testing.T) {
 			if zoomed {
 				fillZoomedCrop(&im, size, 0.5, rng, x, cls, lab)
 			} else {
-				fillCrop(&im, size, rng, x, cls)
+				fillCrop(&im, size, rng, x, cls, nil, nil, nil)
 			}
 			// x = 2(v/255 gain + shift) - 1: the steps between channels
 			// are equal, and the same at every pixel.

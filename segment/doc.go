@@ -1,6 +1,8 @@
 // Package segment finds cell nuclei (or cells) as instances: it trains a
-// U-Net to label every pixel background, interior or boundary, turns those
-// probabilities into one label per object, measures the objects, and
+// U-Net to label every pixel background, interior or boundary (or, with
+// the star-convex head, to give every pixel an object probability and its
+// distances to the object's edge along fixed directions, as StarDist),
+// turns that output into one label per object, measures the objects, and
 // scores the result with the 2018 Data Science Bowl's metric.
 //
 // The parts, in the order data flows through them:
@@ -16,14 +18,17 @@
 //     on a bright background inverted) and its per-pixel classes.
 //   - Instances: interior components as seeds, grown into the foreground in
 //     order of rising boundary probability (a watershed), unseeded
-//     foreground kept as objects of its own.
+//     foreground kept as objects of its own; for the star-convex head
+//     (Config.Head "star"), each confident pixel's polygon, with
+//     non-maximum suppression (starInstances).
 //   - Segment: tiled inference with overlapping windows for images of any
 //     size, stitching objects that cross window borders.
 //   - Train, Load, Model: the training loop (random crops with flips and
 //     quarter turns, optionally zoomed, AdamW, checkpoints written
 //     atomically, exact resume, a seeded hold-out recorded in run.json) and
 //     the trained model.
-//   - TuneRun: the two probability thresholds chosen on the hold-out, as
+//   - TuneRun: the two thresholds (foreground and seed, or object
+//     probability and NMS overlap) chosen on the hold-out, as
 //     StarDist's optimize_thresholds, with a cross-validated score to say
 //     what the choice is worth on images it was not fitted to.
 //   - PredictFiles: label PNGs, overlays and per-object measurements
@@ -37,7 +42,8 @@
 // (see NormalizeColour), so that hue can tell a stained nucleus from its
 // cytoplasm; grey images are then repeated into three channels.
 //
-// Instance extraction, region measurements and the metric are written here
+// Instance extraction (the star-convex polygons included: StarDist's own
+// code is Python and C), region measurements and the metric are written here
 // rather than taken from a library: no maintained pure-Go package does
 // them, and each is a page of code whose exact definition (which IoU
 // counts as a match, how a perimeter is measured) matters for comparing

@@ -18,6 +18,15 @@ type InstanceConfig struct {
 	// MinArea drops objects of fewer pixels in the end (default 15, as
 	// Cellpose's min_size).
 	MinArea int `json:"min_area,omitempty"`
+	// Rays is the number of directions of a star-convex head (Config.Head
+	// "star"); 0 means the three-class head, whose output Foreground and
+	// Seed read. A star-convex head's objects are its polygons proposed
+	// by pixels of object probability above Foreground (see
+	// starInstances); Seed and MinSeed are then unused.
+	Rays int `json:"rays,omitempty"`
+	// NMS is the IoU above which a star-convex proposal is suppressed by
+	// a more probable kept one (default 0.4, as StarDist's).
+	NMS float32 `json:"nms,omitempty"`
 }
 
 // WithDefaults fills zero fields with the defaults.
@@ -34,11 +43,24 @@ func (c InstanceConfig) WithDefaults() InstanceConfig {
 	if c.MinArea == 0 {
 		c.MinArea = 15
 	}
+	if c.Rays > 0 && c.NMS == 0 {
+		c.NMS = 0.4
+	}
 	return c
 }
 
-// Instances turns per-pixel class probabilities into labelled objects.
-// probs holds NumClasses values per pixel (background, interior,
+// Outputs returns how many values the network gives per pixel for the head
+// c describes: NumClasses, or the object probability and Rays distances.
+func (c InstanceConfig) Outputs() int {
+	if c.Rays > 0 {
+		return 1 + c.Rays
+	}
+	return NumClasses
+}
+
+// Instances turns a head's per-pixel output into labelled objects: with
+// cfg.Rays > 0 star-convex polygons (see starInstances), otherwise as
+// follows. probs holds NumClasses values per pixel (background, interior,
 // boundary), row-major, for a w x h image.
 //
 //  1. Seeds are the 4-connected components of the interior pixels.
@@ -53,10 +75,13 @@ func (c InstanceConfig) WithDefaults() InstanceConfig {
 // Objects are numbered 1..n; MinArea is not applied here (see Segment,
 // which applies it after stitching windows together).
 func Instances(probs []float32, w, h int, cfg InstanceConfig) *Labels {
+	cfg = cfg.WithDefaults()
+	if cfg.Rays > 0 {
+		return starInstances(probs, w, h, cfg)
+	}
 	if len(probs) != w*h*NumClasses {
 		panic(fmt.Sprintf("segment: Instances: %d probabilities for %dx%d pixels", len(probs), w, h))
 	}
-	cfg = cfg.WithDefaults()
 	n := w * h
 	fg := make([]bool, n)
 	seed := make([]bool, n)
@@ -166,4 +191,12 @@ func label4(l *Labels, mask []bool, next int32, minSize int) int32 {
 		next++
 	}
 	return next
+}
+
+// thresholds names the thresholds c's head uses, with their values.
+func (c InstanceConfig) thresholds() string {
+	if c.Rays > 0 {
+		return fmt.Sprintf("object probability %.2f, NMS IoU %.2f", c.Foreground, c.NMS)
+	}
+	return fmt.Sprintf("foreground %.2f, seed %.2f", c.Foreground, c.Seed)
 }

@@ -13,8 +13,9 @@ import (
 	"github.com/deepscope/deepscope/transform"
 )
 
-// Model is a U-Net for background / interior / boundary with the settings
-// that turn its output into objects.
+// Model is a U-Net with a three-class (background / interior / boundary) or
+// star-convex head (Instance.Rays) and the settings that turn its output
+// into objects.
 type Model struct {
 	Net      *models.UNet
 	Depth    int            // levels of the U-Net: inputs are padded to multiples of 2^Depth
@@ -31,7 +32,7 @@ type Model struct {
 // NewModel builds an untrained model for cfg (after WithDefaults), with
 // weights drawn from rng.
 func NewModel(rng *rand.Rand, cfg Config) *Model {
-	net := models.NewUNet(rng, models.UNetConfig{InChannels: cfg.InChannels(), Classes: NumClasses, Base: cfg.Base, Depth: cfg.Depth})
+	net := models.NewUNet(rng, models.UNetConfig{InChannels: cfg.InChannels(), Classes: cfg.Instance.Outputs(), Base: cfg.Base, Depth: cfg.Depth})
 	return &Model{Net: net, Depth: cfg.Depth, Channels: cfg.InChannels(), Tile: cfg.Tile, Instance: cfg.Instance, TTA: cfg.TTA}
 }
 
@@ -85,11 +86,13 @@ func (m *Model) Segment(img *tensor.Tensor) *Labels {
 // plane, or NormalizeColour's three channels for a colour model.
 func (m *Model) Normalize(img *tensor.Tensor) []float32 { return normalize(img, m.Channels) }
 
-// Probs returns the class probabilities of a normalised window of w x h
-// pixels of m.Channels values each (a ProbFunc). The window is padded by
-// reflection to multiples of 2^Depth; with TTA the probabilities are
-// averaged over its four quarter turns. The network must be in evaluation
-// mode (nn.SetTraining false).
+// Probs returns the head's output for a normalised window of w x h pixels
+// of m.Channels values each (a ProbFunc): the class probabilities, or for
+// a star-convex head the object probability and the ray distances in
+// pixels. The window is padded by reflection to multiples of 2^Depth; with
+// TTA the outputs are averaged over its four quarter turns (the rays
+// turned with them). The network must be in evaluation mode
+// (nn.SetTraining false).
 func (m *Model) Probs(plane []float32, w, h int) []float32 {
 	c := max(m.Channels, 1)
 	if len(plane) != w*h*c {
@@ -111,20 +114,69 @@ func (m *Model) Probs(plane []float32, w, h int) []float32 {
 	if m.TTA {
 		turns = 4
 	}
-	sum := make([]float32, ph*pw*NumClasses)
+	no := m.Instance.Outputs()
+	sum := make([]float32, ph*pw*no)
 	for k := 0; k < turns; k++ {
 		x := transform.Rot90(in, k)
 		xt := tensor.Ensure(&m.x, 1, x.Dim(0), x.Dim(1), c)
 		copy(xt.Data, x.Data)
-		p := nn.Softmax(m.Net.Forward(xt))
-		back := transform.Rot90(p.Reshape(x.Dim(0), x.Dim(1), NumClasses), -k)
+		p := m.activate(m.Net.Forward(xt), k)
+		back := transform.Rot90(p.Reshape(x.Dim(0), x.Dim(1), no), -k)
 		tensor.Axpy(1/float32(turns), back.Values(), sum)
 	}
-	out := make([]float32, w*h*NumClasses)
+	out := make([]float32, w*h*no)
 	for y := 0; y < h; y++ {
-		copy(out[y*w*NumClasses:(y+1)*w*NumClasses], sum[y*pw*NumClasses:(y*pw+w)*NumClasses])
+		copy(out[y*w*no:(y+1)*w*no], sum[y*pw*no:(y*pw+w)*no])
 	}
 	return out
+}
+
+// activate turns the network's raw output into the head's values: a
+// softmax over the classes, or the sigmoid of the object logit and the
+// distances in pixels (at least 0). For an input turned by Rot90(k) the
+// rays are renumbered so that each names its direction in the unturned
+// image.
+func (m *Model) activate(raw *tensor.Tensor, k int) *tensor.Tensor {
+	if m.Instance.Rays == 0 {
+		return nn.Softmax(raw)
+	}
+	n, r := m.Instance.Outputs(), m.Instance.Rays
+	perm := rot90Perm(r, k)
+	v := raw.Contiguous().Values()
+	out := tensor.New(raw.Shape...)
+	for p := 0; p < len(v); p += n {
+		out.Data[p] = 1 / (1 + tensor.Exp32(-v[p]))
+		for j := range r {
+			out.Data[p+1+perm[j]] = max(v[p+1+j], 0)
+		}
+	}
+	return out
+}
+
+// rot90Perm returns the ray of the unturned image that ray j of an image
+// turned by transform.Rot90(k) points along, found by turning a 3 x 3
+// grid of pixel numbers.
+func rot90Perm(n, k int) []int {
+	g := tensor.New(3, 3, 1)
+	for i := range g.Data {
+		g.Data[i] = float32(i)
+	}
+	t := transform.Rot90(g, k)
+	// where unturned pixel (1+dy, 1+dx) went, as a step from the centre
+	step := func(dy, dx int) [2]int {
+		for i, v := range t.Data {
+			if int(v) == (1+dy)*3+1+dx {
+				return [2]int{i/3 - 1, i%3 - 1}
+			}
+		}
+		panic("segment: rot90Perm: pixel lost")
+	}
+	fwd := rayPerm(n, step(1, 0), step(0, 1)) // unturned ray -> turned ray
+	inv := make([]int, n)
+	for k, j := range fwd {
+		inv[j] = k
+	}
+	return inv
 }
 
 // reflect maps any index to [0, n) by mirroring at the edges without

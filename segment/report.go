@@ -57,6 +57,10 @@ func renderReport(ri *RunInfo, res *EvalResult, logs []EpochLog, now time.Time) 
 	ic := res.Instance
 	v.Objects = fmt.Sprintf("A pixel is foreground when its probability of belonging to some object exceeds %.2f, and seeds an object when its interior probability exceeds %.2f; seeds under %d pixels and objects under %d pixels are dropped.",
 		ic.Foreground, ic.Seed, ic.MinSeed, ic.MinArea)
+	if ic.Rays > 0 {
+		v.Objects = fmt.Sprintf("Star-convex head with %d rays: every pixel whose object probability exceeds %.2f proposes its polygon; from the most probable down, a polygon overlapping a kept one by more than IoU %.2f is dropped; objects under %d pixels are dropped.",
+			ic.Rays, ic.Foreground, ic.NMS, ic.MinArea)
+	}
 	if ri != nil && ri.Tuning != nil {
 		t := ri.Tuning
 		v.Objects += fmt.Sprintf(" The two thresholds were tuned on the run's %d hold-out images: their score went from %.3f to %.3f, and to %.3f when each image is scored with thresholds chosen on the other half of the images, the figure to expect on new images.",

@@ -83,6 +83,10 @@ type trainer struct {
 	optim optim.Optimizer
 	sched optim.Schedule
 	ce    nn.CrossEntropy
+	star  starLoss  // the star-convex head's loss
+	perms [8][]int  // its rays under each crop turn (turnPerms)
+	pt    []float32 // its object probability targets
+	dt    []float32 // its ray distance targets
 	train []trainImage
 	val   []evalImage
 	spe   int
@@ -182,7 +186,7 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 	}
 	tr := &trainer{cfg: cfg, opt: opt, log: log, info: info}
 	t0 := time.Now()
-	if tr.train, err = loadTrain(trainS, cfg.Zoom > 0, cfg.InChannels()); err != nil {
+	if tr.train, err = loadTrain(trainS, cfg.Zoom > 0, cfg.InChannels(), cfg.Instance.Rays); err != nil {
 		return nil, loopState{}, err
 	}
 	if tr.val, err = loadEval(holdS, cfg.InChannels()); err != nil {
@@ -201,6 +205,12 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 	tr.sched = optim.Warmup{Steps: min(tr.spe, total/10), StartFactor: 0.01,
 		Then: optim.Cosine{Base: cfg.LR, Total: total - min(tr.spe, total/10)}}
 	tr.ce = nn.CrossEntropy{Weight: []float32{1, 1, float32(cfg.BoundaryWeight)}}
+	if r := cfg.Instance.Rays; r > 0 {
+		tr.star = starLoss{rays: r}
+		tr.perms = turnPerms(r)
+		tr.pt = make([]float32, cfg.Batch*cfg.Size*cfg.Size)
+		tr.dt = make([]float32, cfg.Batch*cfg.Size*cfg.Size*r)
+	}
 
 	var st loopState
 	if opt.Resume {
@@ -229,8 +239,8 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 			return nil, loopState{}, err
 		}
 	}
-	fmt.Fprintf(log, "U-Net base %d depth %d: %d parameters; %d training / %d hold-out images; %d steps of %d crops of %d px per epoch; %d threads\n",
-		cfg.Base, cfg.Depth, nn.NumParams(tr.model.Net), len(tr.train), len(tr.val), tr.spe, cfg.Batch, cfg.Size, tensor.Threads())
+	fmt.Fprintf(log, "U-Net base %d depth %d, %s head: %d parameters; %d training / %d hold-out images; %d steps of %d crops of %d px per epoch; %d threads\n",
+		cfg.Base, cfg.Depth, headName(cfg), nn.NumParams(tr.model.Net), len(tr.train), len(tr.val), tr.spe, cfg.Batch, cfg.Size, tensor.Threads())
 	return tr, st, nil
 }
 
@@ -326,13 +336,24 @@ func (tr *trainer) step(idx []int, st loopState) float32 {
 			tr.lab = slices.Grow(tr.lab[:0], (s+2)*(s+2))[:(s+2)*(s+2)]
 			fillZoomedCrop(&tr.train[i], s, tr.cfg.Zoom, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], tr.lab)
 		} else {
-			fillCrop(&tr.train[i], s, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s])
+			var pt, dt []float32
+			if r := tr.cfg.Instance.Rays; r > 0 {
+				pt, dt = tr.pt[k*s*s:(k+1)*s*s], tr.dt[k*s*s*r:(k+1)*s*s*r]
+			}
+			fillCrop(&tr.train[i], s, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], pt, dt, &tr.perms)
 		}
 	}
 	tr.optim.SetLR(tr.sched.LR(st.Step))
 	tr.optim.ZeroGrad()
-	loss := tr.ce.Forward(tr.model.Net.Forward(x), tr.t)
-	tr.model.Net.Backward(tr.ce.Backward())
+	out := tr.model.Net.Forward(x)
+	var loss float32
+	if tr.cfg.Instance.Rays > 0 {
+		loss = tr.star.Forward(out, tr.pt[:len(idx)*s*s], tr.dt[:len(idx)*s*s*tr.cfg.Instance.Rays])
+		tr.model.Net.Backward(tr.star.Backward())
+	} else {
+		loss = tr.ce.Forward(out, tr.t)
+		tr.model.Net.Backward(tr.ce.Backward())
+	}
 	tr.optim.Step()
 	return loss
 }

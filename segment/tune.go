@@ -29,27 +29,34 @@ type Tuning struct {
 	TTA      bool    `json:"tta"` // whether the probabilities were averaged over quarter turns
 }
 
-// tuneGrid is the set of values searched for each threshold.
-var tuneGrid = func() (g [12]float32) {
-	for i := range g {
-		g[i] = 0.30 + 0.05*float32(i)
-	}
-	return
-}()
+// tuneGrid is the set of values searched for the probability thresholds,
+// nmsGrid for a star-convex head's NMS overlap, whose best values lie
+// lower (StarDist's default is 0.4).
+var tuneGrid, nmsGrid = grid(0.30), grid(0.10)
 
-// probCache holds one image's window probabilities, quantised to bytes,
-// and its true labels, so that the objects can be found again under other
-// thresholds without running the network.
+// grid returns 12 values from lo in steps of 0.05.
+func grid(lo float32) (g [12]float32) {
+	for i := range g {
+		g[i] = lo + 0.05*float32(i)
+	}
+	return g
+}
+
+// probCache holds one image's window outputs and its true labels, so that
+// the objects can be found again under other thresholds without running
+// the network. The three-class head's probabilities are quantised to
+// bytes; a star-convex head's distances are kept as they are.
 type probCache struct {
 	w, h    int
 	tile    TileConfig
 	windows [][]uint8
+	star    [][]float32
 	truth   *Labels
 }
 
 // newProbCache runs prob on every window of a normalised plane as Segment
 // would.
-func newProbCache(prob ProbFunc, tc TileConfig, plane []float32, truth *Labels) *probCache {
+func newProbCache(prob ProbFunc, tc TileConfig, star bool, plane []float32, truth *Labels) *probCache {
 	c := &probCache{w: truth.W, h: truth.H, tile: tc.WithDefaults(), truth: truth}
 	var win []float32
 	ch := channelsOf(plane, c.w, c.h)
@@ -57,6 +64,10 @@ func newProbCache(prob ProbFunc, tc TileConfig, plane []float32, truth *Labels) 
 		for _, xs := range spans(c.w, c.tile.Tile, c.tile.Overlap) {
 			win = window(win, plane, c.w, ch, xs, ys)
 			p := prob(win, xs.w1-xs.w0, ys.w1-ys.w0)
+			if star {
+				c.star = append(c.star, p)
+				continue
+			}
 			q := make([]uint8, len(p))
 			for i, v := range p {
 				q[i] = uint8(min(max(v, 0), 1)*255 + 0.5)
@@ -72,6 +83,10 @@ func (c *probCache) score(ic InstanceConfig) ImageScore {
 	k := 0
 	var buf []float32
 	pred := segmentWindows(c.w, c.h, c.tile, ic, func(xs, ys span) []float32 {
+		if c.star != nil {
+			k++
+			return c.star[k-1]
+		}
 		q := c.windows[k]
 		k++
 		buf = buf[:0]
@@ -95,16 +110,16 @@ func scoreAll(cache []*probCache, idx []int, ic InstanceConfig) []ImageScore {
 	return out
 }
 
-// search finds the foreground and seed thresholds of tuneGrid that give
-// the images idx the best mean score, by coordinate ascent from start:
-// each threshold in turn is set to its best grid value with the other
-// held, until neither moves. Ties keep the earlier value, so the search
+// search finds the foreground and seed (star-convex head: NMS) thresholds
+// of tuneGrid (nmsGrid) that give the images idx the best mean score, by
+// coordinate ascent from start: each threshold in turn is set to its best
+// grid value with the other held, until neither moves. Ties keep the earlier value, so the search
 // leaves start alone unless another value is strictly better.
 func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (InstanceConfig, float64, float64) {
-	type key struct{ fg, seed float32 }
+	type key struct{ fg, seed, nms float32 }
 	memo := map[key]float64{}
 	eval := func(ic InstanceConfig) float64 {
-		k := key{ic.Foreground, ic.Seed}
+		k := key{ic.Foreground, ic.Seed, ic.NMS}
 		if s, ok := memo[k]; ok {
 			return s
 		}
@@ -119,11 +134,18 @@ func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (I
 	for moved := true; moved; {
 		moved = false
 		for axis := range 2 {
-			for _, v := range tuneGrid {
+			g := tuneGrid
+			if axis == 1 && best.Rays > 0 {
+				g = nmsGrid
+			}
+			for _, v := range g {
 				ic := best
-				if axis == 0 {
+				switch {
+				case axis == 0:
 					ic.Foreground = v
-				} else {
+				case ic.Rays > 0:
+					ic.NMS = v
+				default:
 					ic.Seed = v
 				}
 				if s := eval(ic); s > bestScore {
@@ -135,12 +157,13 @@ func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (I
 	return best, before, bestScore
 }
 
-// tune chooses the probability thresholds that turn prob's output into
-// objects (InstanceConfig's Foreground and Seed) to maximise the Data
-// Science Bowl score on labelled images, as StarDist's
-// optimize_thresholds does on validation images. prob runs once per
-// window; the search then replays the objects' extraction from the stored
-// probabilities (three bytes per pixel of every window). The thresholds
+// tune chooses the thresholds that turn prob's output into objects
+// (InstanceConfig's Foreground and Seed, or for a star-convex head
+// Foreground and NMS) to maximise the Data Science Bowl score on labelled
+// images, as StarDist's optimize_thresholds does on validation images. prob
+// runs once per window; the search then replays the objects' extraction
+// from the stored outputs (three bytes per pixel of every window, or a
+// star-convex head's values as they are). The thresholds
 // start from start, whose other fields are kept. tune also measures how
 // much of the gain survives on images the thresholds were not fitted to
 // (Tuning.CrossVal).
@@ -152,7 +175,7 @@ func tune(prob ProbFunc, tc TileConfig, start InstanceConfig, images []evalImage
 	cache := make([]*probCache, len(images))
 	bar := progress.New(log, len(images), "tuning: probabilities")
 	for i, im := range images {
-		cache[i] = newProbCache(prob, tc, im.plane, im.truth)
+		cache[i] = newProbCache(prob, tc, start.Rays > 0, im.plane, im.truth)
 		bar.Update(i + 1)
 	}
 	bar.Done()
@@ -175,8 +198,8 @@ func tune(prob ProbFunc, tc TileConfig, start InstanceConfig, images []evalImage
 	} else {
 		t.CrossVal = t.Before // nothing to fit on but the image itself
 	}
-	fmt.Fprintf(log, "tuned thresholds on %d images (%d settings, %.0fs): foreground %.2f, seed %.2f; score %.4f -> %.4f (%.4f with thresholds chosen on the other half)\n",
-		len(images), evals, time.Since(t0).Seconds(), t.Instance.Foreground, t.Instance.Seed, t.Before, t.After, t.CrossVal)
+	fmt.Fprintf(log, "tuned thresholds on %d images (%d settings, %.0fs): %s; score %.4f -> %.4f (%.4f with thresholds chosen on the other half)\n",
+		len(images), evals, time.Since(t0).Seconds(), t.Instance.thresholds(), t.Before, t.After, t.CrossVal)
 	return t
 }
 
@@ -189,8 +212,8 @@ func tuneModel(m *Model, images []evalImage, log io.Writer) *Tuning {
 	return t
 }
 
-// TuneRun chooses a finished run's probability thresholds (InstanceConfig's
-// Foreground and Seed) to maximise the Data Science Bowl score on its
+// TuneRun chooses a finished run's thresholds (InstanceConfig's Foreground
+// and Seed, or Foreground and NMS) to maximise the Data Science Bowl score on its
 // hold-out images, as StarDist's optimize_thresholds does on validation
 // images, by coordinate ascent over a grid, and reports how much of the
 // gain survives on images the thresholds were not fitted to

@@ -24,7 +24,10 @@ func newSegmentCmd() *cobra.Command {
 		Long: `segment trains a U-Net that labels each pixel background, interior or boundary,
 turns its output into one label per object (interiors as seeds, grown into the
 foreground along the boundary probability), and scores objects with the 2018 Data
-Science Bowl's metric.
+Science Bowl's metric. With --head star the U-Net instead gives each pixel an object
+probability and its distances to the object's edge along --rays directions, and
+objects are the polygons of the most confident pixels (StarDist's star-convex
+polygons, with non-maximum suppression).
 
 Datasets are DIR/images/NAME.png with DIR/labels/NAME.png (16-bit instance labels,
 0 = background), or the Data Science Bowl's DIR/ID/images/ID.png with
@@ -89,7 +92,9 @@ evaluated on the hold-out images (eval.json, report.html).`,
 	f.IntVar(&cfg.Batch, "batch", d.Batch, "crops per step")
 	f.Float64Var(&cfg.LR, "lr", d.LR, "peak learning rate (AdamW; warm-up, then cosine)")
 	f.Float64Var(&cfg.WeightDecay, "weight-decay", d.WeightDecay, "AdamW weight decay")
-	f.Float64Var(&cfg.BoundaryWeight, "boundary-weight", d.BoundaryWeight, "weight of boundary pixels in the loss")
+	f.Float64Var(&cfg.BoundaryWeight, "boundary-weight", d.BoundaryWeight, "weight of boundary pixels in the loss (classes head)")
+	f.StringVar(&cfg.Head, "head", segment.HeadClasses, `what the U-Net predicts: "classes" (background/interior/boundary, seeded growth) or "star" (star-convex polygons, as StarDist)`)
+	f.IntVar(&cfg.Instance.Rays, "rays", 0, "directions of the star head's polygons, a multiple of 4 (0: the default, 32)")
 	f.BoolVar(&cfg.Colour, "colour", false, "feed the network the three colour channels, not grey (stained brightfield, H&E)")
 	f.Float64Var(&cfg.Zoom, "zoom", 0, "zoom each crop by a random factor in [1/(1+z), 1+z] (0: none)")
 	f.Float64Var(&cfg.Holdout, "holdout", d.Holdout, "fraction of images held out for validation (seeded)")
@@ -111,6 +116,7 @@ evaluated on the hold-out images (eval.json, report.html).`,
 func addInstanceFlags(f *pflag.FlagSet) {
 	f.Float32("fg-prob", 0, "a pixel is foreground above this probability (default: the run's)")
 	f.Float32("seed-prob", 0, "a pixel seeds an object above this interior probability (default: the run's)")
+	f.Float32("nms", 0, "star head: drop a polygon overlapping a more probable one by more than this IoU (default: the run's)")
 	f.Int("min-area", 0, "drop objects of fewer pixels (default: the run's)")
 	f.Int("min-seed", 0, "drop interior seeds of fewer pixels (default: the run's)")
 }
@@ -147,11 +153,11 @@ func applyInference(f *pflag.FlagSet, m *segment.Model) error {
 	for _, t := range []struct {
 		name string
 		v    *float32
-	}{{"fg-prob", &m.Instance.Foreground}, {"seed-prob", &m.Instance.Seed}} {
+	}{{"fg-prob", &m.Instance.Foreground}, {"seed-prob", &m.Instance.Seed}, {"nms", &m.Instance.NMS}} {
 		if f.Changed(t.name) {
 			v, _ := f.GetFloat32(t.name)
 			if !(v > 0 && v < 1) {
-				return fmt.Errorf("--%s %g: want a probability in (0, 1)", t.name, v)
+				return fmt.Errorf("--%s %g: want a value in (0, 1)", t.name, v)
 			}
 			*t.v = v
 		}
@@ -172,8 +178,9 @@ func newSegmentTuneCmd() *cobra.Command {
 		Use:   "tune --model RUN",
 		Short: "Tune a segmentation run's probability thresholds on its hold-out images",
 		Long: `tune chooses the two thresholds that turn the network's probabilities into objects
-(foreground: a pixel belongs to some object; seed: a pixel is an object's interior)
-to maximise the Data Science Bowl score on the run's hold-out images, as StarDist's
+(foreground: a pixel belongs to some object; seed: a pixel is an object's interior;
+for a star head, the object probability that proposes a polygon and the IoU above
+which a less probable polygon is suppressed) to maximise the Data Science Bowl score on the run's hold-out images, as StarDist's
 optimize_thresholds does, and records them in RUN/run.json, where predict and eval
 find them. It also prints the score with thresholds chosen on the other half of the
 images, the figure to trust. A finished "segment train" does this already unless

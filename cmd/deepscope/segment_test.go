@@ -55,19 +55,23 @@ func segWriteMaskDataset(t *testing.T, dir string, n, size int) {
 	}
 }
 
+// segmentCmd runs "deepscope --threads 1 segment ARGS..." and returns what
+// it printed.
+func segmentCmd(args ...string) (string, error) {
+	root := newRoot()
+	var buf bytes.Buffer
+	root.SetOut(&buf)
+	root.SetErr(&buf)
+	root.SetArgs(append([]string{"--threads", "1", "segment"}, args...))
+	err := root.Execute()
+	return buf.String(), err
+}
+
 func TestSegmentTrainPredictEval(t *testing.T) {
 	dir := t.TempDir()
 	data, run, out := filepath.Join(dir, "data"), filepath.Join(dir, "run"), filepath.Join(dir, "pred")
 	segWriteMaskDataset(t, data, 10, 48)
-	cmd := func(args ...string) (string, error) {
-		root := newRoot()
-		var buf bytes.Buffer
-		root.SetOut(&buf)
-		root.SetErr(&buf)
-		root.SetArgs(append([]string{"--threads", "1", "segment"}, args...))
-		err := root.Execute()
-		return buf.String(), err
-	}
+	cmd := segmentCmd
 	if o, err := cmd("train", "--data", data, "--out", run, "--epochs", "30", "--size", "32", "--base", "8", "--depth", "2",
 		"--batch", "4", "--lr", "0.005", "--holdout", "0.2", "--val-every", "15", "--tile", "64", "--overlap", "16"); err != nil {
 		t.Fatalf("train: %v\n%s", err, o)
@@ -129,5 +133,39 @@ func TestSegmentTrainPredictEval(t *testing.T) {
 	os.Remove(filepath.Join(data, "id05", "images", "id05.png"))
 	if _, err := cmd("eval", "--model", run, "--all"); err == nil || !strings.Contains(err.Error(), "id05") {
 		t.Errorf("eval on a folder without its image: %v", err)
+	}
+}
+
+func TestSegmentStarHead(t *testing.T) {
+	dir := t.TempDir()
+	data, run := filepath.Join(dir, "data"), filepath.Join(dir, "run")
+	segWriteMaskDataset(t, data, 10, 48)
+	cmd := segmentCmd
+	train := []string{"train", "--data", data, "--epochs", "30", "--size", "32", "--base", "8", "--depth", "2",
+		"--batch", "4", "--lr", "0.005", "--holdout", "0.2", "--val-every", "15", "--tile", "64", "--overlap", "16"}
+	if _, err := cmd(append(train, "--out", filepath.Join(dir, "bad"), "--head", "flow")...); err == nil || !strings.Contains(err.Error(), `head "flow"`) {
+		t.Errorf("--head flow: %v, want an error naming the head", err)
+	}
+	if _, err := cmd(append(train, "--out", filepath.Join(dir, "bad"), "--head", "star", "--rays", "30")...); err == nil || !strings.Contains(err.Error(), "30 rays") {
+		t.Errorf("--rays 30: %v, want an error naming the rays", err)
+	}
+	o, err := cmd(append(train, "--out", run, "--head", "star", "--rays", "16")...)
+	if err != nil {
+		t.Fatalf("train --head star: %v\n%s", err, o)
+	}
+	if !strings.Contains(o, "star-convex (16 rays) head") || !strings.Contains(o, "NMS IoU") {
+		t.Errorf("train --head star printed no head or no NMS tuning:\n%s", o)
+	}
+	report, _ := os.ReadFile(filepath.Join(run, "report.html"))
+	if !strings.Contains(string(report), "Star-convex head with 16 rays") {
+		t.Error("report.html does not say how the star-convex objects were made")
+	}
+	if o, err := cmd("eval", "--model", run, "--nms", "0.55", "--tta"); err != nil {
+		t.Errorf("eval --nms: %v\n%s", err, o)
+	} else if b, _ := os.ReadFile(filepath.Join(run, "eval.json")); !strings.Contains(string(b), `"nms": 0.55`) || !strings.Contains(string(b), `"rays": 16`) {
+		t.Errorf("eval.json does not record the NMS threshold or the rays:\n%s", b[:min(len(b), 400)])
+	}
+	if _, err := cmd("eval", "--model", run, "--nms", "1"); err == nil || !strings.Contains(err.Error(), "nms") {
+		t.Errorf("eval --nms 1: %v, want an error naming the flag", err)
 	}
 }
