@@ -155,6 +155,9 @@ func applyInference(f *pflag.FlagSet, m *segment.Model) error {
 		v    *float32
 	}{{"fg-prob", &m.Instance.Foreground}, {"seed-prob", &m.Instance.Seed}, {"nms", &m.Instance.NMS}} {
 		if f.Changed(t.name) {
+			if star := m.Instance.Rays > 0; (t.name == "seed-prob" && star) || (t.name == "nms" && !star) {
+				return fmt.Errorf("--%s does not apply to this run's %s head", t.name, map[bool]string{true: "star-convex", false: "three-class"}[star])
+			}
 			v, _ := f.GetFloat32(t.name)
 			if !(v > 0 && v < 1) {
 				return fmt.Errorf("--%s %g: want a value in (0, 1)", t.name, v)

@@ -129,6 +129,9 @@ func TestSegmentTrainPredictEval(t *testing.T) {
 	if _, err := cmd("eval", "--model", run, "--fg-prob", "1.5"); err == nil || !strings.Contains(err.Error(), "fg-prob") {
 		t.Errorf("eval --fg-prob 1.5: %v, want an error naming the flag", err)
 	}
+	if _, err := cmd("eval", "--model", run, "--nms", "0.3"); err == nil || !strings.Contains(err.Error(), "does not apply") {
+		t.Errorf("eval --nms on a three-class run: %v, want an error saying it does not apply", err)
+	}
 	// Bad input: a missing partner names the file.
 	os.Remove(filepath.Join(data, "id05", "images", "id05.png"))
 	if _, err := cmd("eval", "--model", run, "--all"); err == nil || !strings.Contains(err.Error(), "id05") {
@@ -167,5 +170,8 @@ func TestSegmentStarHead(t *testing.T) {
 	}
 	if _, err := cmd("eval", "--model", run, "--nms", "1"); err == nil || !strings.Contains(err.Error(), "nms") {
 		t.Errorf("eval --nms 1: %v, want an error naming the flag", err)
+	}
+	if _, err := cmd("eval", "--model", run, "--seed-prob", "0.5"); err == nil || !strings.Contains(err.Error(), "does not apply") {
+		t.Errorf("eval --seed-prob on a star run: %v, want an error saying it does not apply", err)
 	}
 }
