@@ -10,11 +10,11 @@ import (
 // trainImage is a training image held in memory as the crops need it: the
 // normalised plane quantised to bytes and the class of every pixel.
 type trainImage struct {
-	w, h, c int     // size and values per pixel
-	q       []uint8 // Normalize's (or NormalizeColour's) values * 255
-	cls     []uint8 // Targets, for crops at the image's own scale
-	lab     []int32 // the labels, for zoomed crops (Config.Zoom)
-	star    *starTargets
+	w, h, c int          // size and values per pixel
+	q       []uint8      // Normalize's (or NormalizeColour's) values * 255
+	cls     []uint8      // Targets, for crops at the image's own scale
+	lab     []int32      // the labels, for zoomed crops (Config.Zoom)
+	star    *starTargets // ray targets, for a star-convex head (Config.Head "star")
 }
 
 // evalImage is a hold-out image: its normalised plane and true labels.
