@@ -24,8 +24,9 @@ type InstanceConfig struct {
 	// by pixels of object probability above Foreground (see
 	// starInstances); Seed and MinSeed are then unused.
 	Rays int `json:"rays,omitempty"`
-	// NMS is the IoU above which a star-convex proposal is suppressed by
-	// a more probable kept one (default 0.4, as StarDist's).
+	// NMS is the overlap (intersection over the smaller polygon) above
+	// which a star-convex proposal is suppressed by a more probable kept
+	// one (default 0.4, as StarDist's).
 	NMS float32 `json:"nms,omitempty"`
 }
 
@@ -196,7 +197,7 @@ func label4(l *Labels, mask []bool, next int32, minSize int) int32 {
 // thresholds names the thresholds c's head uses, with their values.
 func (c InstanceConfig) thresholds() string {
 	if c.Rays > 0 {
-		return fmt.Sprintf("object probability %.2f, NMS IoU %.2f", c.Foreground, c.NMS)
+		return fmt.Sprintf("object probability %.2f, NMS overlap %.2f", c.Foreground, c.NMS)
 	}
 	return fmt.Sprintf("foreground %.2f, seed %.2f", c.Foreground, c.Seed)
 }

@@ -58,7 +58,7 @@ func renderReport(ri *RunInfo, res *EvalResult, logs []EpochLog, now time.Time) 
 	v.Objects = fmt.Sprintf("A pixel is foreground when its probability of belonging to some object exceeds %.2f, and seeds an object when its interior probability exceeds %.2f; seeds under %d pixels and objects under %d pixels are dropped.",
 		ic.Foreground, ic.Seed, ic.MinSeed, ic.MinArea)
 	if ic.Rays > 0 {
-		v.Objects = fmt.Sprintf("Star-convex head with %d rays: every pixel whose object probability exceeds %.2f proposes its polygon; from the most probable down, a polygon overlapping a kept one by more than IoU %.2f is dropped; objects under %d pixels are dropped.",
+		v.Objects = fmt.Sprintf("Star-convex head with %d rays: every pixel whose object probability exceeds %.2f proposes its polygon; from the most probable down, a polygon whose intersection with a kept one exceeds %.2f of the smaller polygon is dropped; objects under %d pixels are dropped.",
 			ic.Rays, ic.Foreground, ic.NMS, ic.MinArea)
 	}
 	if ri != nil && ri.Tuning != nil {

@@ -153,14 +153,17 @@ func turnPerms(n int) [8][]int {
 // starInstances turns a star-convex head's output (per pixel: object
 // probability, then ic.Rays distances in pixels) into objects: every pixel
 // whose probability exceeds ic.Foreground proposes its polygon; proposals
-// are taken from the most probable down, and each is dropped if its IoU
-// with an object already kept exceeds ic.NMS, else kept. A kept object
-// owns the pixels of its polygon not owned by a more probable one.
+// are taken from the most probable down, and each is dropped if its
+// overlap with an object already kept exceeds ic.NMS, else kept. Overlap is
+// StarDist's: the intersection over the smaller of the two polygons, so
+// that a small proposal lying inside a kept object is dropped however
+// small it is. A kept object owns the pixels of its polygon not owned by a
+// more probable one.
 //
-// The IoU is counted on the pixels whose centres lie inside the polygons,
-// and a proposal's overlap with a kept object is counted only on pixels
-// that object owns, so where two kept objects overlap the later one's
-// share is undercounted; StarDist intersects the polygons exactly.
+// Areas are counted on the pixels whose centres lie inside the polygons,
+// and a proposal's intersection with a kept object only on pixels that
+// object owns, so where two kept objects overlap the later one's share is
+// undercounted; StarDist intersects the polygons exactly.
 func starInstances(maps []float32, w, h int, ic InstanceConfig) *Labels {
 	n := 1 + ic.Rays
 	if len(maps) != w*h*n {
@@ -215,7 +218,7 @@ func starInstances(maps []float32, w, h int, ic InstanceConfig) *Labels {
 		for _, o := range touched {
 			inter := count[o-1]
 			count[o-1] = 0
-			if float64(inter) > float64(ic.NMS)*float64(len(px)+area[o-1]-inter) {
+			if float64(inter) > float64(ic.NMS)*float64(min(len(px), area[o-1])) {
 				keep = false
 			}
 		}

@@ -32,8 +32,8 @@ type Tuning struct {
 }
 
 // tuneGrid is the set of values searched for the probability thresholds,
-// nmsGrid for a star-convex head's NMS overlap, whose best values lie
-// lower (StarDist's default is 0.4).
+// nmsGrid for a star-convex head's NMS overlap (StarDist's default is
+// 0.4).
 var tuneGrid, nmsGrid = grid(0.30), grid(0.10)
 
 // grid returns 12 values from lo in steps of 0.05.

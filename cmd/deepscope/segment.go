@@ -116,7 +116,7 @@ evaluated on the hold-out images (eval.json, report.html).`,
 func addInstanceFlags(f *pflag.FlagSet) {
 	f.Float32("fg-prob", 0, "a pixel is foreground above this probability (default: the run's)")
 	f.Float32("seed-prob", 0, "a pixel seeds an object above this interior probability (default: the run's)")
-	f.Float32("nms", 0, "star head: drop a polygon overlapping a more probable one by more than this IoU (default: the run's)")
+	f.Float32("nms", 0, "star head: drop a polygon whose intersection with a more probable one exceeds this fraction of the smaller (default: the run's)")
 	f.Int("min-area", 0, "drop objects of fewer pixels (default: the run's)")
 	f.Int("min-seed", 0, "drop interior seeds of fewer pixels (default: the run's)")
 }
@@ -182,8 +182,8 @@ func newSegmentTuneCmd() *cobra.Command {
 		Short: "Tune a segmentation run's probability thresholds on its hold-out images",
 		Long: `tune chooses the two thresholds that turn the network's probabilities into objects
 (foreground: a pixel belongs to some object; seed: a pixel is an object's interior;
-for a star head, the object probability that proposes a polygon and the IoU above
-which a less probable polygon is suppressed) to maximise the Data Science Bowl score on the run's hold-out images, as StarDist's
+for a star head, the object probability that proposes a polygon and the overlap
+above which a less probable polygon is suppressed) to maximise the Data Science Bowl score on the run's hold-out images, as StarDist's
 optimize_thresholds does, and records them in RUN/run.json, where predict and eval
 find them. It also prints the score with thresholds chosen on the other half of the
 images, the figure to trust. A finished "segment train" does this already unless

@@ -156,7 +156,7 @@ func TestSegmentStarHead(t *testing.T) {
 	if err != nil {
 		t.Fatalf("train --head star: %v\n%s", err, o)
 	}
-	if !strings.Contains(o, "star-convex (16 rays) head") || !strings.Contains(o, "NMS IoU") {
+	if !strings.Contains(o, "star-convex (16 rays) head") || !strings.Contains(o, "NMS overlap") {
 		t.Errorf("train --head star printed no head or no NMS tuning:\n%s", o)
 	}
 	report, _ := os.ReadFile(filepath.Join(run, "report.html"))
