@@ -18,8 +18,9 @@ import (
 // suppression keeps the best of those that overlap. Touching nuclei part
 // because each is proposed from its own centre, and outlines are smooth
 // because they are polygons, not a per-pixel decision. The code is ours,
-// written from the paper; the loss and the ray rule follow its reference
-// implementation's documented choices, as noted below.
+// written from the paper; the ray rule and the suppression's overlap follow
+// its reference implementation, and the loss its default weights, as noted
+// below.
 
 // Star-convex head settings.
 const (
@@ -272,11 +273,12 @@ func rasterPolygon(px []int32, cross, vy, vx []float64, w, h int) ([]int32, []fl
 // the mean absolute error of the distances weighted by each pixel's true
 // probability (normalised by that probability's mean, StarDist's
 // norm_by_mask), plus bgReg times the mean squared distance predicted on
-// background. Outputs are [..., 1+rays] with the distances in pixels
-// (StarDist's parametrisation: scaling them down to keep the last layer's
-// weights small measured worse, the distances' gradient then drowning the
-// probability's); targets are the true probability per pixel and rays distances
-// in pixels per pixel.
+// background (StarDist penalises the absolute value there; at weight 1e-4
+// either is only a slight pull towards 0). Outputs are [..., 1+rays] with
+// the distances in pixels, as StarDist's (scaling them down, so that the
+// last layer's weights stay small, measured worse on synthetic nuclei: the
+// distances' gradient then drowned the probability's). Targets are the true
+// probability per pixel and rays distances in pixels per pixel.
 type starLoss struct {
 	rays int
 	out  *tensor.Tensor
