@@ -34,23 +34,35 @@ func Normalize(img *tensor.Tensor) []float32 {
 		panic(fmt.Sprintf("segment: Normalize: image shape %v, want [H, W, 1 or 3]", img.Shape))
 	}
 	out := greyPlane(img)
-	lo, hi := percentiles(out, lowPercentile, highPercentile)
+	stretch(out, out)
+	var sum float64
+	for _, y := range out {
+		sum += float64(y)
+	}
+	if sum > 0.5*float64(len(out)) {
+		invert(out)
+	}
+	return out
+}
+
+// stretch writes v scaled so that its 1st percentile maps to 0 and its
+// 99.8th to 1, clipped to [0, 1], into dst (which may be v).
+func stretch(dst, v []float32) {
+	lo, hi := percentiles(v, lowPercentile, highPercentile)
 	scale := float32(0)
 	if hi > lo {
 		scale = 1 / (hi - lo)
 	}
-	var sum float64
-	for i, x := range out {
-		y := min(max((x-lo)*scale, 0), 1)
-		out[i] = y
-		sum += float64(y)
+	for i, x := range v {
+		dst[i] = min(max((x-lo)*scale, 0), 1)
 	}
-	if sum > 0.5*float64(len(out)) {
-		for i, x := range out {
-			out[i] = 1 - x
-		}
+}
+
+// invert maps every value x of v to 1 - x.
+func invert(v []float32) {
+	for i, x := range v {
+		v[i] = 1 - x
 	}
-	return out
 }
 
 // NormalizeColour is Normalize keeping colour, for networks with three
@@ -81,13 +93,9 @@ func NormalizeColour(img *tensor.Tensor) []float32 {
 		for i := range ch {
 			ch[i] = v[3*i+c]
 		}
-		lo, hi := percentiles(ch, lowPercentile, highPercentile)
-		scale := float32(0)
-		if hi > lo {
-			scale = 1 / (hi - lo)
-		}
+		stretch(ch, ch)
 		for i, x := range ch {
-			out[3*i+c] = min(max((x-lo)*scale, 0), 1)
+			out[3*i+c] = x
 		}
 	}
 	var sum float64
@@ -95,9 +103,7 @@ func NormalizeColour(img *tensor.Tensor) []float32 {
 		sum += float64(0.299*out[3*i] + 0.587*out[3*i+1] + 0.114*out[3*i+2])
 	}
 	if sum > 0.5*float64(n) {
-		for i, x := range out {
-			out[i] = 1 - x
-		}
+		invert(out)
 	}
 	return out
 }
