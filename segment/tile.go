@@ -2,10 +2,11 @@ package segment
 
 import "fmt"
 
-// ProbFunc gives per-pixel class probabilities for one window of a
+// ProbFunc gives the head's per-pixel output for one window of a
 // normalised image: plane holds w*h pixels of one value (see Normalize) or
-// three (NormalizeColour), the result NumClasses values per pixel (see
-// Instances). Model.Probs is one.
+// three (NormalizeColour), the result NumClasses class probabilities per
+// pixel, or for a star-convex head the object probability and the ray
+// distances (see Instances). Model.Probs is one.
 type ProbFunc func(plane []float32, w, h int) []float32
 
 // TileConfig says how an image is cut into windows for inference. The zero

@@ -122,11 +122,12 @@ func scoreAll(cache []*probCache, idx []int, ic InstanceConfig) []ImageScore {
 	return out
 }
 
-// search finds the foreground and seed (star-convex head: NMS) thresholds
-// of tuneGrid (nmsGrid) that give the images idx the best mean score, by
-// coordinate ascent from start: each threshold in turn is set to its best
-// grid value with the other held, until neither moves. Ties keep the earlier value, so the search
-// leaves start alone unless another value is strictly better.
+// search finds the foreground threshold of tuneGrid and the seed threshold
+// of tuneGrid (star-convex head: the NMS overlap of nmsGrid) that give the
+// images idx the best mean score, by coordinate ascent from start: each
+// threshold in turn is set to its best grid value with the other held,
+// until neither moves. Ties keep the earlier value, so the search leaves
+// start alone unless another value is strictly better.
 func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (InstanceConfig, float64, float64) {
 	type key struct{ fg, seed, nms float32 }
 	memo := map[key]float64{}
@@ -141,25 +142,25 @@ func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (I
 		return s
 	}
 	best := start.WithDefaults()
+	type knob struct {
+		grid [12]float32
+		set  func(*InstanceConfig, float32)
+	}
+	knobs := [2]knob{
+		{tuneGrid, func(c *InstanceConfig, v float32) { c.Foreground = v }},
+		{tuneGrid, func(c *InstanceConfig, v float32) { c.Seed = v }},
+	}
+	if best.Rays > 0 {
+		knobs[1] = knob{nmsGrid, func(c *InstanceConfig, v float32) { c.NMS = v }}
+	}
 	before := eval(best)
 	bestScore := before
 	for moved := true; moved; {
 		moved = false
-		for axis := range 2 {
-			g := tuneGrid
-			if axis == 1 && best.Rays > 0 {
-				g = nmsGrid
-			}
-			for _, v := range g {
+		for _, k := range knobs {
+			for _, v := range k.grid {
 				ic := best
-				switch {
-				case axis == 0:
-					ic.Foreground = v
-				case ic.Rays > 0:
-					ic.NMS = v
-				default:
-					ic.Seed = v
-				}
+				k.set(&ic, v)
 				if s := eval(ic); s > bestScore {
 					best, bestScore, moved = ic, s, true
 				}

@@ -183,11 +183,11 @@ func newSegmentTuneCmd() *cobra.Command {
 		Long: `tune chooses the two thresholds that turn the network's probabilities into objects
 (foreground: a pixel belongs to some object; seed: a pixel is an object's interior;
 for a star head, the object probability that proposes a polygon and the overlap
-above which a less probable polygon is suppressed) to maximise the Data Science Bowl score on the run's hold-out images, as StarDist's
-optimize_thresholds does, and records them in RUN/run.json, where predict and eval
-find them. It also prints the score with thresholds chosen on the other half of the
-images, the figure to trust. A finished "segment train" does this already unless
-given --no-tune.`,
+above which a less probable polygon is suppressed) to maximise the Data Science
+Bowl score on the run's hold-out images, as StarDist's optimize_thresholds does,
+and records them in RUN/run.json, where predict and eval find them. It also prints
+the score with thresholds chosen on the other half of the images, the figure to
+trust. A finished "segment train" does this already unless given --no-tune.`,
 		Example: `  deepscope segment tune --model runs/dsb`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
