@@ -67,6 +67,15 @@ func segmentCmd(args ...string) (string, error) {
 	return buf.String(), err
 }
 
+// segmentRefuses runs "deepscope segment ARGS..." and reports an error
+// unless it fails with an error containing want.
+func segmentRefuses(t *testing.T, want string, args ...string) {
+	t.Helper()
+	if _, err := segmentCmd(args...); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("segment %s: error %v, want one containing %q", strings.Join(args, " "), err, want)
+	}
+}
+
 func TestSegmentTrainPredictEval(t *testing.T) {
 	dir := t.TempDir()
 	data, run, out := filepath.Join(dir, "data"), filepath.Join(dir, "run"), filepath.Join(dir, "pred")
@@ -126,17 +135,11 @@ func TestSegmentTrainPredictEval(t *testing.T) {
 	} else if b, _ := os.ReadFile(filepath.Join(run, "eval.json")); !strings.Contains(string(b), `"foreground": 0.7`) || !strings.Contains(string(b), `"seed": 0.6`) {
 		t.Errorf("eval.json does not record the thresholds given:\n%s", b[:min(len(b), 400)])
 	}
-	if _, err := cmd("eval", "--model", run, "--fg-prob", "1.5"); err == nil || !strings.Contains(err.Error(), "fg-prob") {
-		t.Errorf("eval --fg-prob 1.5: %v, want an error naming the flag", err)
-	}
-	if _, err := cmd("eval", "--model", run, "--nms", "0.3"); err == nil || !strings.Contains(err.Error(), "does not apply") {
-		t.Errorf("eval --nms on a three-class run: %v, want an error saying it does not apply", err)
-	}
+	segmentRefuses(t, "fg-prob", "eval", "--model", run, "--fg-prob", "1.5")
+	segmentRefuses(t, "does not apply", "eval", "--model", run, "--nms", "0.3") // a three-class run
 	// Bad input: a missing partner names the file.
 	os.Remove(filepath.Join(data, "id05", "images", "id05.png"))
-	if _, err := cmd("eval", "--model", run, "--all"); err == nil || !strings.Contains(err.Error(), "id05") {
-		t.Errorf("eval on a folder without its image: %v", err)
-	}
+	segmentRefuses(t, "id05", "eval", "--model", run, "--all")
 }
 
 func TestSegmentStarHead(t *testing.T) {
@@ -146,12 +149,8 @@ func TestSegmentStarHead(t *testing.T) {
 	cmd := segmentCmd
 	train := []string{"train", "--data", data, "--epochs", "30", "--size", "32", "--base", "8", "--depth", "2",
 		"--batch", "4", "--lr", "0.005", "--holdout", "0.2", "--val-every", "15", "--tile", "64", "--overlap", "16"}
-	if _, err := cmd(append(train, "--out", filepath.Join(dir, "bad"), "--head", "flow")...); err == nil || !strings.Contains(err.Error(), `head "flow"`) {
-		t.Errorf("--head flow: %v, want an error naming the head", err)
-	}
-	if _, err := cmd(append(train, "--out", filepath.Join(dir, "bad"), "--head", "star", "--rays", "30")...); err == nil || !strings.Contains(err.Error(), "30 rays") {
-		t.Errorf("--rays 30: %v, want an error naming the rays", err)
-	}
+	segmentRefuses(t, `head "flow"`, append(train, "--out", filepath.Join(dir, "bad"), "--head", "flow")...)
+	segmentRefuses(t, "30 rays", append(train, "--out", filepath.Join(dir, "bad"), "--head", "star", "--rays", "30")...)
 	o, err := cmd(append(train, "--out", run, "--head", "star", "--rays", "16")...)
 	if err != nil {
 		t.Fatalf("train --head star: %v\n%s", err, o)
@@ -168,10 +167,6 @@ func TestSegmentStarHead(t *testing.T) {
 	} else if b, _ := os.ReadFile(filepath.Join(run, "eval.json")); !strings.Contains(string(b), `"nms": 0.55`) || !strings.Contains(string(b), `"rays": 16`) {
 		t.Errorf("eval.json does not record the NMS threshold or the rays:\n%s", b[:min(len(b), 400)])
 	}
-	if _, err := cmd("eval", "--model", run, "--nms", "1"); err == nil || !strings.Contains(err.Error(), "nms") {
-		t.Errorf("eval --nms 1: %v, want an error naming the flag", err)
-	}
-	if _, err := cmd("eval", "--model", run, "--seed-prob", "0.5"); err == nil || !strings.Contains(err.Error(), "does not apply") {
-		t.Errorf("eval --seed-prob on a star run: %v, want an error saying it does not apply", err)
-	}
+	segmentRefuses(t, "nms", "eval", "--model", run, "--nms", "1")
+	segmentRefuses(t, "does not apply", "eval", "--model", run, "--seed-prob", "0.5") // a star run
 }
