@@ -24,9 +24,18 @@ import (
 //	L = (1−ε)·Σₙ w[yₙ]·(−log pₙ[yₙ]) / W + ε/C · Σₙ Σ_c w[c]·(−log pₙ[c]) / W
 //
 // with W = Σₙ w[yₙ] (the number of rows when Weight is nil).
+//
+// With row weights r (RowWeight, one per row of the next Forward) each
+// row's class weights are multiplied by rₙ: w[yₙ] becomes rₙ·w[yₙ] in both
+// sums and in W. This is the per-pixel weight map of U-Net's loss
+// (Ronneberger et al. 2015), which PyTorch spells as reduction="none"
+// followed by a weighted mean.
 type CrossEntropy struct {
 	Weight         []float32 // per-class weights, length C; nil for none
 	LabelSmoothing float32   // ε in [0, 1]
+	// RowWeight holds a non-negative weight per row for the next Forward
+	// (and its Backward); nil weighs every row 1.
+	RowWeight []float32
 
 	logp    *tensor.Tensor // log-softmax of the last Forward, [rows, C]
 	grad    *tensor.Tensor
@@ -48,6 +57,8 @@ func (c *CrossEntropy) Forward(logits *tensor.Tensor, targets []int) float32 {
 		panic(fmt.Sprintf("nn: CrossEntropy: %d targets for logits %v", len(targets), logits.Shape))
 	case c.Weight != nil && len(c.Weight) != nc:
 		panic(fmt.Sprintf("nn: CrossEntropy: %d class weights for %d classes", len(c.Weight), nc))
+	case c.RowWeight != nil && len(c.RowWeight) != rows:
+		panic(fmt.Sprintf("nn: CrossEntropy: %d row weights for %d rows", len(c.RowWeight), rows))
 	case !(c.LabelSmoothing >= 0 && c.LabelSmoothing <= 1):
 		panic(fmt.Sprintf("nn: CrossEntropy: label smoothing %g outside [0, 1]", c.LabelSmoothing))
 	}
@@ -62,12 +73,13 @@ func (c *CrossEntropy) Forward(logits *tensor.Tensor, targets []int) float32 {
 			panic(fmt.Sprintf("nn: CrossEntropy: target %d of row %d outside [0, %d)", y, n, nc))
 		}
 		row := logp[n*nc : (n+1)*nc]
-		wy := c.classWeight(y)
+		r := c.rowWeight(n)
+		wy := r * c.classWeight(y)
 		wsum += wy
 		nll -= wy * float64(row[y])
 		if c.LabelSmoothing > 0 {
 			for k, v := range row {
-				smooth -= c.classWeight(k) * float64(v)
+				smooth -= r * c.classWeight(k) * float64(v)
 			}
 		}
 	}
@@ -79,6 +91,8 @@ func (c *CrossEntropy) Forward(logits *tensor.Tensor, targets []int) float32 {
 // Backward returns dL/dlogits of the last Forward, shaped like its logits:
 //
 //	(1−ε)/W · w[yₙ]·(pₙ − onehot(yₙ)) + ε/(C·W) · (Σ_c w[c]·pₙ − w)
+//
+// with w scaled by rₙ on row n when RowWeight is set.
 func (c *CrossEntropy) Backward() *tensor.Tensor {
 	if c.logp == nil {
 		panic("nn: CrossEntropy: Backward before Forward")
@@ -95,10 +109,11 @@ func (c *CrossEntropy) Backward() *tensor.Tensor {
 	tensor.Parallel(rows, max(1, 4096/nc), func(lo, hi int) {
 		for n := lo; n < hi; n++ {
 			y := c.targets[n]
-			a := hard * c.classWeight(y)
+			r := c.rowWeight(n)
+			a := hard * r * c.classWeight(y)
 			for k, lp := range logp[n*nc : (n+1)*nc] {
 				p := float64(tensor.Exp32(lp))
-				d := a*p + soft*(wtotal*p-c.classWeight(k))
+				d := a*p + soft*r*(wtotal*p-c.classWeight(k))
 				if k == y {
 					d -= a
 				}
@@ -107,6 +122,13 @@ func (c *CrossEntropy) Backward() *tensor.Tensor {
 		}
 	})
 	return g
+}
+
+func (c *CrossEntropy) rowWeight(n int) float64 {
+	if c.RowWeight == nil {
+		return 1
+	}
+	return float64(c.RowWeight[n])
 }
 
 func (c *CrossEntropy) classWeight(k int) float64 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/deepscope/deepscope/tensor"
@@ -70,6 +71,7 @@ func TestLossGrads(t *testing.T) {
 		{"CE full smoothing", &CrossEntropy{Weight: w, LabelSmoothing: 1}, []int{3, 4}},
 		{"CE segmentation", &CrossEntropy{Weight: w, LabelSmoothing: 0.1}, []int{2, 3, 3, 4}},
 		{"CE one row", &CrossEntropy{}, []int{1, 4}},
+		{"CE row weights", &CrossEntropy{Weight: w, LabelSmoothing: 0.1, RowWeight: []float32{0.5, 3, 0, 1, 2}}, []int{5, 4}},
 	}
 	for _, c := range ce {
 		x := tensor.Randn(rng, 2, c.shape...)
@@ -125,6 +127,32 @@ func TestCrossEntropyValues(t *testing.T) {
 		for i, want := range c.grad {
 			if math.Abs(float64(g.Data[i])-want) > 1e-6 {
 				t.Errorf("%s: grad[%d] = %.9g, want %.9g", c.name, i, g.Data[i], want)
+			}
+		}
+	}
+}
+
+// TestCrossEntropyRowWeights checks that a row of weight k counts as k
+// copies of the row: weights 2, 1, 0 on rows a, b, c give the loss of rows
+// a, a, b, and gradients that add up the same way.
+func TestCrossEntropyRowWeights(t *testing.T) {
+	a, b, c := []float32{1, 2, 0.5, -1}, []float32{0, 0.3, 0, -2}, []float32{3, -2, 1, 0.25}
+	for _, base := range []CrossEntropy{{}, {Weight: []float32{0.5, 2, 1, 3}, LabelSmoothing: 0.1}} {
+		weighted, copies := base, base
+		weighted.RowWeight = []float32{2, 1, 0}
+		lw := weighted.Forward(tensor.FromSlice(slices.Concat(a, b, c), 3, 4), []int{1, 3, 0})
+		gw := weighted.Backward().Data
+		lc := copies.Forward(tensor.FromSlice(slices.Concat(a, a, b), 3, 4), []int{1, 1, 3})
+		gc := copies.Backward().Data
+		if math.Abs(float64(lw-lc)) > 1e-6 {
+			t.Errorf("%+v: loss with row weights %g, with copied rows %g", base, lw, lc)
+		}
+		for k := range 4 {
+			want := []float32{gc[k] + gc[4+k], gc[8+k], 0}
+			for r := range 3 {
+				if got := gw[r*4+k]; math.Abs(float64(got-want[r])) > 1e-6 {
+					t.Errorf("%+v: grad[%d][%d] = %g, want %g", base, r, k, got, want[r])
+				}
 			}
 		}
 	}
