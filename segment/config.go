@@ -26,6 +26,12 @@ type Config struct {
 	// background and interior: boundaries are thin and decide where
 	// touching objects part.
 	BoundaryWeight float64 `json:"boundary_weight"`
+	// ContactWeight is w0 of U-Net's weight map (Ronneberger et al. 2015):
+	// each pixel's loss weight gains w0·exp(−(d1+d2)²/(2σ²)), d1 and d2
+	// its distances to the nearest two objects and σ 5 px (see
+	// contactMap), so the contacts and narrow gaps that keep touching
+	// objects apart weigh up to w0 more. 0 turns it off; classes head only.
+	ContactWeight float64 `json:"contact_weight,omitempty"`
 	// Head is what the U-Net predicts per pixel: "classes" (background,
 	// interior, boundary, grown from seeds; the default) or "star" (an
 	// object probability and the distances to the object's edge along
@@ -135,6 +141,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("segment: zoom %g outside [0, 3]", c.Zoom)
 	case !(c.LR > 0) || c.WeightDecay < 0 || !(c.BoundaryWeight > 0):
 		return fmt.Errorf("segment: lr %g, weight decay %g and boundary weight %g must be positive", c.LR, c.WeightDecay, c.BoundaryWeight)
+	case !(c.ContactWeight >= 0 && c.ContactWeight <= 100):
+		return fmt.Errorf("segment: contact weight %g outside [0, 100]", c.ContactWeight)
+	case c.Head == HeadStar && c.ContactWeight > 0:
+		return fmt.Errorf("segment: --contact-weight weighs the %q head's classes; the %q head has none", HeadClasses, HeadStar)
 	case c.ValEvery < 1 || c.CheckpointEvery < 0:
 		return fmt.Errorf("segment: val_every %d must be at least 1 and checkpoint_every %d at least 0", c.ValEvery, c.CheckpointEvery)
 	case c.Head != HeadClasses && c.Head != HeadStar:

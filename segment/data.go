@@ -15,6 +15,7 @@ type trainImage struct {
 	cls     []uint8      // Targets, for crops at the image's own scale
 	lab     []int32      // the labels, for zoomed crops (Config.Zoom)
 	star    *starTargets // ray targets, for a star-convex head (Config.Head "star")
+	contact []uint8      // contactMap, with Config.ContactWeight
 }
 
 // evalImage is a hold-out image: its normalised plane and true labels.
@@ -45,11 +46,12 @@ func loadImages(samples []Sample, fn func(i int, img *tensor.Tensor, l *Labels))
 	return nil
 }
 
-// loadTrain reads the training images normalised for a network of the
-// given input channels, keeping each one's classes, or with zoom its
-// labels (from which zoomed crops make their own classes), or for a
-// star-convex head of rays > 0 its ray targets.
-func loadTrain(samples []Sample, zoom bool, channels, rays int) ([]trainImage, error) {
+// loadTrain reads the training images normalised for cfg's network,
+// keeping each one's classes, or with zoom its labels (from which zoomed
+// crops make their own classes), or for a star-convex head its ray
+// targets; with a contact weight also its contactMap.
+func loadTrain(samples []Sample, cfg Config) ([]trainImage, error) {
+	channels, rays, zoom := cfg.InChannels(), cfg.Instance.Rays, cfg.Zoom > 0
 	out := make([]trainImage, len(samples))
 	err := loadImages(samples, func(i int, img *tensor.Tensor, l *Labels) {
 		plane := normalize(img, channels)
@@ -65,6 +67,9 @@ func loadTrain(samples []Sample, zoom bool, channels, rays int) ([]trainImage, e
 			out[i].lab = l.Pix
 		default:
 			out[i].cls = Targets(l)
+		}
+		if cfg.ContactWeight > 0 {
+			out[i].contact = contactMap(l, contactSigma)
 		}
 	})
 	return out, err
@@ -82,12 +87,13 @@ func loadEval(samples []Sample, channels int) ([]evalImage, error) {
 // element of the square's symmetry group (quarter turns and flips) and
 // with its contrast and brightness jittered a little, into x (size*size
 // pixels of im.c network inputs, 2v-1 for plane value v) and its targets:
-// classes into t, or for a star-convex image (im.star) the object
-// probabilities into pt and the ray distances, renumbered by perms for the
-// turn (see turnPerms), into dt. Images smaller than the crop are mirrored
+// classes into t and, when im.contact is set, its values scaled to [0, 1]
+// into e; or for a star-convex image (im.star) the object probabilities
+// into pt and the ray distances, renumbered by perms for the turn (see
+// turnPerms), into dt. Images smaller than the crop are mirrored
 // at their edges (their rays are then those of the mirrored pixel, not
 // turned with the mirror).
-func fillCrop(im *trainImage, size int, rng *rand.Rand, x []float32, t []int, pt, dt []float32, perms *[8][]int) {
+func fillCrop(im *trainImage, size int, rng *rand.Rand, x []float32, t []int, e, pt, dt []float32, perms *[8][]int) {
 	x0 := rng.IntN(max(im.w-size, 0) + 1)
 	y0 := rng.IntN(max(im.h-size, 0) + 1)
 	d := rng.IntN(8)
@@ -106,6 +112,9 @@ func fillCrop(im *trainImage, size int, rng *rand.Rand, x []float32, t []int, pt
 			}
 			if im.star == nil {
 				t[i*size+j] = int(im.cls[p])
+				if im.contact != nil {
+					e[i*size+j] = float32(im.contact[p]) / 255
+				}
 				continue
 			}
 			o := i*size + j
@@ -129,9 +138,10 @@ func fillCrop(im *trainImage, size int, rng *rand.Rand, x []float32, t []int, pt
 // kind of nucleus at more than one size: the crop covers size/z image
 // pixels, its input is read with bilinear interpolation, and its classes
 // come from the labels read at the nearest pixel (Targets' rule applied
-// to the zoomed labels, so boundaries stay one pixel wide). lab is
-// scratch space for (size+2)^2 labels.
-func fillZoomedCrop(im *trainImage, size int, zoom float64, rng *rand.Rand, x []float32, t []int, lab []int32) {
+// to the zoomed labels, so boundaries stay one pixel wide), and im.contact
+// (when set) into e, read at the nearest pixel. lab is scratch space for
+// (size+2)^2 labels.
+func fillZoomedCrop(im *trainImage, size int, zoom float64, rng *rand.Rand, x []float32, t []int, e []float32, lab []int32) {
 	z := math.Exp((2*rng.Float64() - 1) * math.Log1p(zoom))
 	side := float64(size) / z
 	x0 := rng.Float64() * max(float64(im.w)-side, 0)
@@ -174,6 +184,9 @@ func fillZoomedCrop(im *trainImage, size int, zoom float64, rng *rand.Rand, x []
 				}
 			}
 			t[i*size+j] = cls
+			if im.contact != nil {
+				e[i*size+j] = float32(im.contact[reflect(int(math.Round(fy)), im.h)*im.w+reflect(int(math.Round(fx)), im.w)]) / 255
+			}
 		}
 	}
 }

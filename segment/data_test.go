@@ -27,7 +27,7 @@ func TestFillZoomedCrop(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 1))
 		z := math.Exp((2*rand.New(rand.NewPCG(seed, 1)).Float64() - 1) * math.Log1p(zoom)) // the crop's first draw
 		zs = append(zs, z)
-		fillZoomedCrop(&im, size, zoom, rng, x, cls, lab)
+		fillZoomedCrop(&im, size, zoom, rng, x, cls, nil, lab)
 		counts := [NumClasses]int{}
 		for _, c := range cls {
 			counts[c]++
@@ -42,7 +42,7 @@ func TestFillZoomedCrop(t *testing.T) {
 			}
 		}
 		again := make([]int, len(cls))
-		fillZoomedCrop(&im, size, zoom, rand.New(rand.NewPCG(seed, 1)), make([]float32, len(x)), again, lab)
+		fillZoomedCrop(&im, size, zoom, rand.New(rand.NewPCG(seed, 1)), make([]float32, len(x)), again, nil, lab)
 		for i := range cls {
 			if cls[i] != again[i] {
 				t.Fatalf("zoom %.2f: the same generator state gave another crop", z)
@@ -70,9 +70,9 @@ func TestCropsKeepChannels(t *testing.T) {
 		for _, zoomed := range []bool{false, true} {
 			rng := rand.New(rand.NewPCG(seed, 2))
 			if zoomed {
-				fillZoomedCrop(&im, size, 0.5, rng, x, cls, lab)
+				fillZoomedCrop(&im, size, 0.5, rng, x, cls, nil, lab)
 			} else {
-				fillCrop(&im, size, rng, x, cls, nil, nil, nil)
+				fillCrop(&im, size, rng, x, cls, nil, nil, nil, nil)
 			}
 			// x = 2(v/255 gain + shift) - 1: the steps between channels
 			// are equal, and the same at every pixel.
@@ -83,6 +83,58 @@ func TestCropsKeepChannels(t *testing.T) {
 					t.Fatalf("zoomed %v, pixel %d: channels %v %v %v, want equal rising steps of %v", zoomed, i, a, b, c, step)
 				}
 			}
+		}
+	}
+}
+
+// TestCropsCarryContact checks that the contact values of a crop come from
+// the same source pixels as its classes and inputs. Unzoomed: every pixel
+// holds a random code, as its input, its contact value and (mod 3) its
+// class, and every crop pixel must agree with itself. Zoomed: vertical
+// stripes alternate between contact 0 and 1, so each crop, whatever its
+// turn, must be constant along its rows or along its columns, and about
+// half ones.
+func TestCropsCarryContact(t *testing.T) {
+	const w, h, size = 90, 70, 32
+	rng := rand.New(rand.NewPCG(4, 4))
+	im := trainImage{w: w, h: h, c: 1, q: make([]uint8, w*h), cls: make([]uint8, w*h), contact: make([]uint8, w*h)}
+	for i := range w * h {
+		code := uint8(rng.IntN(256))
+		im.q[i], im.contact[i], im.cls[i] = code, code, code%3
+	}
+	x, cls, e := make([]float32, size*size), make([]int, size*size), make([]float32, size*size)
+	for seed := range uint64(10) {
+		fillCrop(&im, size, rand.New(rand.NewPCG(seed, 3)), x, cls, e, nil, nil, nil)
+		input := map[int]float32{}
+		for o := range size * size {
+			code := int(math.Round(float64(e[o]) * 255))
+			if v, ok := input[code]; (ok && v != x[o]) || cls[o] != code%3 {
+				t.Fatalf("crop %d, pixel %d: contact code %d with class %d and input %v (input %v elsewhere)", seed, o, code, cls[o], x[o], v)
+			}
+			input[code] = x[o]
+		}
+	}
+
+	stripes := trainImage{w: w, h: h, c: 1, q: make([]uint8, w*h), lab: make([]int32, w*h), contact: make([]uint8, w*h)}
+	for i := range w * h {
+		stripes.lab[i] = int32(i%w/8) + 1
+		stripes.contact[i] = uint8(255 * (i % w / 8 % 2))
+	}
+	lab := make([]int32, (size+2)*(size+2))
+	for seed := range uint64(10) {
+		fillZoomedCrop(&stripes, size, 0.5, rand.New(rand.NewPCG(seed, 3)), x, cls, e, lab)
+		rows, cols, ones := true, true, 0
+		for i := range size {
+			for j := range size {
+				rows = rows && e[i*size+j] == e[i*size]
+				cols = cols && e[i*size+j] == e[j]
+				if e[i*size+j] == 1 {
+					ones++
+				}
+			}
+		}
+		if frac := float64(ones) / (size * size); !(rows || cols) || frac < 0.25 || frac > 0.75 {
+			t.Errorf("zoomed crop %d: contact constant along rows %v, along columns %v, ones %.2f: want stripes, about half ones", seed, rows, cols, frac)
 		}
 	}
 }

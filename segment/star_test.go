@@ -242,6 +242,8 @@ func TestStarConfigRefusals(t *testing.T) {
 		{func(c *Config) { c.Head = HeadStar; c.Instance.Rays = 30 }, "30 rays"},
 		{func(c *Config) { c.Instance.Rays = 32 }, "rays belong"},
 		{func(c *Config) { c.Head = HeadStar; c.Zoom = 0.5 }, "--zoom"},
+		{func(c *Config) { c.Head = HeadStar; c.ContactWeight = 10 }, "--contact-weight"},
+		{func(c *Config) { c.ContactWeight = -1 }, "contact weight -1"},
 	} {
 		cfg := Config{Data: "x"}
 		c.edit(&cfg)

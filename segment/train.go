@@ -83,16 +83,20 @@ type trainer struct {
 	optim optim.Optimizer
 	sched optim.Schedule
 	ce    nn.CrossEntropy
-	star  starLoss  // the star-convex head's loss
-	perms [8][]int  // its rays under each crop turn (turnPerms)
-	pt    []float32 // its object probability targets
-	dt    []float32 // its ray distance targets
-	train []trainImage
-	val   []evalImage
-	spe   int
-	x     *tensor.Tensor
-	t     []int
-	lab   []int32 // fillZoomedCrop's scratch
+	// classW weighs the classes in the loss: 1, 1 and BoundaryWeight.
+	classW []float32
+	star   starLoss  // the star-convex head's loss
+	perms  [8][]int  // its rays under each crop turn (turnPerms)
+	pt     []float32 // its object probability targets
+	dt     []float32 // its ray distance targets
+	train  []trainImage
+	val    []evalImage
+	spe    int
+	x      *tensor.Tensor
+	t      []int
+	e      []float32 // the crops' contactMap values, with a contact weight
+	rw     []float32 // the crops' per-pixel loss weights, with a contact weight
+	lab    []int32   // fillZoomedCrop's scratch
 }
 
 // Train fits a model as cfg says and writes the run directory opt.Out:
@@ -186,7 +190,7 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 	}
 	tr := &trainer{cfg: cfg, opt: opt, log: log, info: info}
 	t0 := time.Now()
-	if tr.train, err = loadTrain(trainS, cfg.Zoom > 0, cfg.InChannels(), cfg.Instance.Rays); err != nil {
+	if tr.train, err = loadTrain(trainS, cfg); err != nil {
 		return nil, loopState{}, err
 	}
 	if tr.val, err = loadEval(holdS, cfg.InChannels()); err != nil {
@@ -204,7 +208,11 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 	total := cfg.Epochs * tr.spe
 	tr.sched = optim.Warmup{Steps: min(tr.spe, total/10), StartFactor: 0.01,
 		Then: optim.Cosine{Base: cfg.LR, Total: total - min(tr.spe, total/10)}}
-	tr.ce = nn.CrossEntropy{Weight: []float32{1, 1, float32(cfg.BoundaryWeight)}}
+	tr.classW = []float32{1, 1, float32(cfg.BoundaryWeight)}
+	tr.ce = nn.CrossEntropy{Weight: tr.classW}
+	if cfg.ContactWeight > 0 {
+		tr.ce.Weight = nil // the row weights carry the class weights (see step)
+	}
 	if r := cfg.Instance.Rays; r > 0 {
 		tr.star = starLoss{rays: r}
 		tr.perms = turnPerms(r)
@@ -330,18 +338,32 @@ func (tr *trainer) step(idx []int, st loopState) float32 {
 	if len(tr.t) != len(idx)*s*s {
 		tr.t = make([]int, len(idx)*s*s)
 	}
+	w0 := float32(tr.cfg.ContactWeight)
+	if w0 > 0 && len(tr.e) != len(tr.t) {
+		tr.e, tr.rw = make([]float32, len(tr.t)), make([]float32, len(tr.t))
+	}
 	rng := rand.New(rand.NewPCG(tr.cfg.Seed^0xc409, uint64(st.Epoch)<<32|uint64(st.Batch)))
 	for k, i := range idx {
+		var e []float32
+		if w0 > 0 {
+			e = tr.e[k*s*s : (k+1)*s*s]
+		}
 		if tr.cfg.Zoom > 0 {
 			tr.lab = slices.Grow(tr.lab[:0], (s+2)*(s+2))[:(s+2)*(s+2)]
-			fillZoomedCrop(&tr.train[i], s, tr.cfg.Zoom, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], tr.lab)
+			fillZoomedCrop(&tr.train[i], s, tr.cfg.Zoom, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], e, tr.lab)
 		} else {
 			var pt, dt []float32
 			if r := tr.cfg.Instance.Rays; r > 0 {
 				pt, dt = tr.pt[k*s*s:(k+1)*s*s], tr.dt[k*s*s*r:(k+1)*s*s*r]
 			}
-			fillCrop(&tr.train[i], s, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], pt, dt, &tr.perms)
+			fillCrop(&tr.train[i], s, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], e, pt, dt, &tr.perms)
 		}
+	}
+	if w0 > 0 { // U-Net's weight map: the class weight plus w0 times the contact term
+		for o, y := range tr.t {
+			tr.rw[o] = tr.classW[y] + w0*tr.e[o]
+		}
+		tr.ce.RowWeight = tr.rw
 	}
 	tr.optim.SetLR(tr.sched.LR(st.Step))
 	tr.optim.ZeroGrad()

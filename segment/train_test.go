@@ -74,6 +74,7 @@ func TestResumeRepeatsTheRun(t *testing.T) {
 	data := writeDataset(t, t.TempDir(), 16, 64, 8)
 	cfg := tinyConfig(data)
 	cfg.Epochs, cfg.ValEvery, cfg.CheckpointEvery = 4, 2, 5 // 3 steps an epoch: step 5 is mid-epoch
+	cfg.ContactWeight = 10                                  // the loss's weight map is rebuilt on resuming too
 	whole, cut := filepath.Join(t.TempDir(), "whole"), filepath.Join(t.TempDir(), "cut")
 	if _, err := Train(context.Background(), cfg, Options{Out: whole}); err != nil {
 		t.Fatal(err)
