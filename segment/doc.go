@@ -28,13 +28,16 @@
 //     atomically, exact resume, a seeded hold-out recorded in run.json) and
 //     the trained model.
 //   - TuneRun: the two thresholds (foreground and seed, or object
-//     probability and NMS overlap) chosen on the hold-out, as
-//     StarDist's optimize_thresholds, with a cross-validated score to say
-//     what the choice is worth on images it was not fitted to.
+//     probability and NMS overlap) and the smallest object kept, chosen on
+//     the hold-out, as StarDist's optimize_thresholds, with a
+//     cross-validated score to say what the choice is worth on images it
+//     was not fitted to.
 //   - PredictFiles: label PNGs, overlays and per-object measurements
 //     (Measure) of a folder of images.
 //   - Score, Evaluate, WriteReport: the Data Science Bowl metric, AP at IoU
-//     0.5, Dice and count error, and the HTML report with the worst images.
+//     0.5, Dice, count error and the errors at IoU 0.5 by kind (missed,
+//     merged, split, loose, spurious), and the HTML report with the worst
+//     images.
 //
 // By default colour images are reduced to grey: one network then serves
 // fluorescence and brightfield alike (see Normalize), at the price of

@@ -197,7 +197,7 @@ func label4(l *Labels, mask []bool, next int32, minSize int) int32 {
 // thresholds names the thresholds c's head uses, with their values.
 func (c InstanceConfig) thresholds() string {
 	if c.Rays > 0 {
-		return fmt.Sprintf("object probability %.2f, NMS overlap %.2f", c.Foreground, c.NMS)
+		return fmt.Sprintf("object probability %.2f, NMS overlap %.2f, min area %d px", c.Foreground, c.NMS, c.MinArea)
 	}
-	return fmt.Sprintf("foreground %.2f, seed %.2f", c.Foreground, c.Seed)
+	return fmt.Sprintf("foreground %.2f, seed %.2f, min area %d px", c.Foreground, c.Seed, c.MinArea)
 }

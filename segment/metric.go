@@ -35,6 +35,101 @@ type ImageScore struct {
 	Dice float64 `json:"dice"`
 	// CountError is predicted minus true objects.
 	CountError int `json:"count_error"`
+	// Errors says what went wrong with the objects unmatched at IoU 0.5.
+	Errors Errors `json:"errors"`
+}
+
+// Errors sorts the errors at IoU 0.5 by kind, so that a reader can tell
+// touching nuclei run together from nuclei not seen at all. Each true
+// object left unmatched is of exactly one of the first four kinds; of the
+// unmatched predictions only the spurious ones are counted, the others
+// being the fragments, merges and loose outlines already counted.
+type Errors struct {
+	// Missed: true objects less than half covered by predictions.
+	Missed int `json:"missed"`
+	// Merged: true objects whose main prediction (the one that covers
+	// most of them) also covers more than half of another true object.
+	Merged int `json:"merged"`
+	// Split: true objects of which two or more predictions each cover a
+	// fifth or more.
+	Split int `json:"split"`
+	// Loose: the other unmatched true objects, found but outlined too far
+	// off for IoU 0.5.
+	Loose int `json:"loose"`
+	// Spurious: predictions with less than half of their pixels on true
+	// objects (debris, background, unlabelled nuclei).
+	Spurious int `json:"spurious"`
+}
+
+// String lists the counts: "3 missed, 5 merged, 0 split, 1 loose, 2 spurious".
+func (e Errors) String() string {
+	return fmt.Sprintf("%d missed, %d merged, %d split, %d loose, %d spurious", e.Missed, e.Merged, e.Split, e.Loose, e.Spurious)
+}
+
+// add adds e's counts to s's.
+func (s *Errors) add(e Errors) {
+	s.Missed += e.Missed
+	s.Merged += e.Merged
+	s.Split += e.Split
+	s.Loose += e.Loose
+	s.Spurious += e.Spurious
+}
+
+// errorKinds sorts the errors at IoU 0.5 (see Errors), from the objects'
+// areas and their pairwise intersections.
+func errorKinds(areaT, areaP map[int32]int, inter map[[2]int32]int) Errors {
+	type best struct {
+		p int32
+		n int
+	}
+	matchedT, matchedP := map[int32]bool{}, map[int32]bool{}
+	coveredT, onTrueP := map[int32]int{}, map[int32]int{}
+	main := map[int32]best{}      // the prediction covering most of each true object
+	fifths := map[int32]int{}     // predictions covering a fifth or more of each true object
+	halves := map[int32][]int32{} // true objects each prediction covers more than half of
+	for k, n := range inter {
+		t, p := k[0], k[1]
+		if float64(n)/float64(areaT[t]+areaP[p]-n) > 0.5 {
+			matchedT[t], matchedP[p] = true, true
+		}
+		coveredT[t] += n
+		onTrueP[p] += n
+		if b := main[t]; n > b.n || (n == b.n && p < b.p) {
+			main[t] = best{p, n}
+		}
+		if 5*n >= areaT[t] {
+			fifths[t]++
+		}
+		if 2*n > areaT[t] {
+			halves[p] = append(halves[p], t)
+		}
+	}
+	var e Errors
+	for t, a := range areaT {
+		if matchedT[t] {
+			continue
+		}
+		merged := false
+		for _, o := range halves[main[t].p] {
+			merged = merged || o != t
+		}
+		switch {
+		case 2*coveredT[t] < a:
+			e.Missed++
+		case merged:
+			e.Merged++
+		case fifths[t] >= 2:
+			e.Split++
+		default:
+			e.Loose++
+		}
+	}
+	for p, a := range areaP {
+		if !matchedP[p] && 2*onTrueP[p] < a {
+			e.Spurious++
+		}
+	}
+	return e
 }
 
 // Score compares predicted labels with the truth. Matching needs an IoU above
@@ -45,9 +140,8 @@ func Score(truth, pred *Labels) ImageScore {
 	if truth.W != pred.W || truth.H != pred.H {
 		panic(fmt.Sprintf("segment: Score: truth %dx%d, prediction %dx%d", truth.W, truth.H, pred.W, pred.H))
 	}
-	type pair struct{ t, p int32 }
 	areaT, areaP := map[int32]int{}, map[int32]int{}
-	inter := map[pair]int{}
+	inter := map[[2]int32]int{} // pixels of (true, predicted) objects in common
 	fgT, fgP, fgBoth := 0, 0, 0
 	for i, t := range truth.Pix {
 		p := pred.Pix[i]
@@ -60,14 +154,14 @@ func Score(truth, pred *Labels) ImageScore {
 			fgP++
 		}
 		if t != 0 && p != 0 {
-			inter[pair{t, p}]++
+			inter[[2]int32{t, p}]++
 			fgBoth++
 		}
 	}
 	s := ImageScore{True: len(areaT), Pred: len(areaP), CountError: len(areaP) - len(areaT)}
 	ious := make([]float64, 0, len(inter))
 	for k, n := range inter {
-		ious = append(ious, float64(n)/float64(areaT[k.t]+areaP[k.p]-n))
+		ious = append(ious, float64(n)/float64(areaT[k[0]]+areaP[k[1]]-n))
 	}
 	for i, th := range Thresholds {
 		tp := 0
@@ -86,6 +180,7 @@ func Score(truth, pred *Labels) ImageScore {
 	}
 	s.Score /= float64(len(Thresholds))
 	s.Dice = ratio(2*fgBoth, fgT+fgP)
+	s.Errors = errorKinds(areaT, areaP, inter)
 	return s
 }
 
@@ -113,6 +208,8 @@ type Summary struct {
 	CountMRE    float64 `json:"count_mre"`
 	TrueObjects int     `json:"true_objects"`
 	PredObjects int     `json:"predicted_objects"`
+	// Errors adds up the images' errors at IoU 0.5, by kind.
+	Errors Errors `json:"errors"`
 }
 
 // Summarize averages scores over images.
@@ -136,6 +233,7 @@ func Summarize(scores []ImageScore) Summary {
 		}
 		s.TrueObjects += sc.True
 		s.PredObjects += sc.Pred
+		s.Errors.add(sc.Errors)
 	}
 	if s.Images == 0 {
 		return s

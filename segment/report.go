@@ -34,6 +34,7 @@ func WriteReport(dir string, ri *RunInfo, res *EvalResult) error {
 type reportView struct {
 	Title, Generated, Split string
 	Headline                template.HTML
+	Errors                  template.HTML // errors at IoU 0.5 by kind
 	Thresholds              template.HTML
 	Curve                   template.HTML
 	Worst                   []reportCase
@@ -63,7 +64,7 @@ func renderReport(ri *RunInfo, res *EvalResult, logs []EpochLog, now time.Time) 
 	}
 	if ri != nil && ri.Tuning != nil {
 		t := ri.Tuning
-		v.Objects += fmt.Sprintf(" The two thresholds were tuned on the run's %d hold-out images: their score went from %.3f to %.3f, and to %.3f when each image is scored with thresholds chosen on the other half of the images, the figure to expect on new images.",
+		v.Objects += fmt.Sprintf(" The thresholds and the smallest object kept were tuned on the run's %d hold-out images: their score went from %.3f to %.3f, and to %.3f when each image is scored with thresholds chosen on the other half of the images, the figure to expect on new images.",
 			t.Images, t.Before, t.After, t.CrossVal)
 		if res.Split == "holdout" {
 			v.Objects += " The measures above are on those same images, so they lean optimistic by about the difference."
@@ -75,6 +76,15 @@ func renderReport(ri *RunInfo, res *EvalResult, logs []EpochLog, now time.Time) 
 		{"precision / recall at IoU 0.5", f3(s.Precision50) + " / " + f3(s.Recall50)},
 		{"Dice of the foreground", f3(s.Dice)},
 		{"count error: mean absolute (objects) / mean relative", fmt.Sprintf("%.2f / %.1f%%", s.CountMAE, 100*s.CountMRE)},
+	})
+	pct := func(n, of int) string { return fmt.Sprintf("%d (%.1f%%)", n, 100*float64(n)/float64(max(of, 1))) }
+	e := s.Errors
+	v.Errors = report.Table([]string{"what went wrong", "objects"}, [][]string{
+		{"true objects missed (less than half covered by predictions)", pct(e.Missed, s.TrueObjects)},
+		{"true objects merged with a neighbour into one prediction", pct(e.Merged, s.TrueObjects)},
+		{"true objects split among two or more predictions", pct(e.Split, s.TrueObjects)},
+		{"true objects found but outlined too loosely", pct(e.Loose, s.TrueObjects)},
+		{"spurious predictions (mostly off every true object), of the predicted", pct(e.Spurious, s.PredObjects)},
 	})
 	var th [][]string
 	for i, t := range Thresholds {
@@ -106,9 +116,9 @@ func renderReport(ri *RunInfo, res *EvalResult, logs []EpochLog, now time.Time) 
 	sort.SliceStable(imgs, func(a, b int) bool { return imgs[a].Score < imgs[b].Score })
 	var rows [][]string
 	for _, sc := range imgs {
-		rows = append(rows, []string{sc.Name, f3(sc.Score), f3(sc.AP50), f3(sc.Dice), fmt.Sprint(sc.True), fmt.Sprint(sc.Pred)})
+		rows = append(rows, []string{sc.Name, f3(sc.Score), f3(sc.AP50), f3(sc.Dice), fmt.Sprint(sc.True), fmt.Sprint(sc.Pred), sc.Errors.String()})
 	}
-	v.Images = report.Table([]string{"image", "score", "AP50", "Dice", "true objects", "predicted"}, rows)
+	v.Images = report.Table([]string{"image", "score", "AP50", "Dice", "true objects", "predicted", "errors at IoU 0.5"}, rows)
 	if ri != nil {
 		cb, err := json.MarshalIndent(ri.Config, "", "  ")
 		if err != nil {
@@ -138,6 +148,7 @@ pre{background:#f7f7f7;padding:1em;overflow:auto}
 <p>{{.Split}} Generated {{.Generated}}.</p>
 <h2>Measures</h2>{{.Headline}}
 <p>{{.Objects}}</p>
+<h2>Errors at IoU 0.5, by kind</h2>{{.Errors}}
 <h2>Score by IoU threshold</h2>{{.Thresholds}}
 {{if .Worst}}<h2>Worst images</h2>
 <p>True objects' outlines (left, green) beside the predicted ones (right, magenta).</p>

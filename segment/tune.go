@@ -33,8 +33,14 @@ type Tuning struct {
 
 // tuneGrid is the set of values searched for the probability thresholds,
 // nmsGrid for a star-convex head's NMS overlap (StarDist's default is
-// 0.4).
-var tuneGrid, nmsGrid = grid(0.30), grid(0.10)
+// 0.4), areaGrid for the smallest object kept, in pixels (Cellpose's
+// default min_size is 15): specks of debris cost a false positive each,
+// and the smallest true nuclei of the Data Science Bowl are of about 20
+// pixels.
+var (
+	tuneGrid, nmsGrid = grid(0.30), grid(0.10)
+	areaGrid          = [12]float32{4, 8, 12, 15, 20, 25, 30, 35, 40, 50, 60, 80}
+)
 
 // grid returns 12 values from lo in steps of 0.05.
 func grid(lo float32) (g [12]float32) {
@@ -122,17 +128,21 @@ func scoreAll(cache []*probCache, idx []int, ic InstanceConfig) []ImageScore {
 	return out
 }
 
-// search finds the foreground threshold of tuneGrid and the seed threshold
-// of tuneGrid (star-convex head: the NMS overlap of nmsGrid) that give the
-// images idx the best mean score, by coordinate ascent from start: each
+// search finds the foreground threshold of tuneGrid, the seed threshold
+// of tuneGrid (star-convex head: the NMS overlap of nmsGrid) and the
+// smallest object of areaGrid that give the images idx the best mean
+// score, by coordinate ascent from start: each
 // threshold in turn is set to its best grid value with the other held,
 // until neither moves. Ties keep the earlier value, so the search leaves
 // start alone unless another value is strictly better.
 func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (InstanceConfig, float64, float64) {
-	type key struct{ fg, seed, nms float32 }
+	type key struct {
+		fg, seed, nms float32
+		area          int
+	}
 	memo := map[key]float64{}
 	eval := func(ic InstanceConfig) float64 {
-		k := key{ic.Foreground, ic.Seed, ic.NMS}
+		k := key{ic.Foreground, ic.Seed, ic.NMS, ic.MinArea}
 		if s, ok := memo[k]; ok {
 			return s
 		}
@@ -146,9 +156,10 @@ func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (I
 		grid [12]float32
 		set  func(*InstanceConfig, float32)
 	}
-	knobs := [2]knob{
+	knobs := [3]knob{
 		{tuneGrid, func(c *InstanceConfig, v float32) { c.Foreground = v }},
 		{tuneGrid, func(c *InstanceConfig, v float32) { c.Seed = v }},
+		{areaGrid, func(c *InstanceConfig, v float32) { c.MinArea = int(v) }},
 	}
 	if best.Rays > 0 {
 		knobs[1] = knob{nmsGrid, func(c *InstanceConfig, v float32) { c.NMS = v }}
@@ -172,7 +183,7 @@ func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (I
 
 // tune chooses the thresholds that turn prob's output into objects
 // (InstanceConfig's Foreground and Seed, or for a star-convex head
-// Foreground and NMS) to maximise the Data Science Bowl score on labelled
+// Foreground and NMS, and MinArea) to maximise the Data Science Bowl score on labelled
 // images, as StarDist's optimize_thresholds does on validation images. prob
 // runs once per window; the search then replays the objects' extraction
 // from the stored outputs (three bytes per pixel of every window, or a
@@ -226,7 +237,7 @@ func tuneModel(m *Model, images []evalImage, log io.Writer) *Tuning {
 }
 
 // TuneRun chooses a finished run's thresholds (InstanceConfig's Foreground
-// and Seed, or Foreground and NMS) to maximise the Data Science Bowl score on its
+// and Seed, or Foreground and NMS, and MinArea) to maximise the Data Science Bowl score on its
 // hold-out images, as StarDist's optimize_thresholds does on validation
 // images, by coordinate ascent over a grid, and reports how much of the
 // gain survives on images the thresholds were not fitted to

@@ -53,6 +53,47 @@ func TestTuneCorrectsBiasedProbabilities(t *testing.T) {
 	}
 }
 
+// TestTuneDropsSpecks gives the search images whose probabilities show,
+// besides the true nuclei (at least 78 pixels each), specks of 9 pixels
+// that no label has, as debris does: the search must raise the smallest
+// object kept above the specks and below the nuclei.
+func TestTuneDropsSpecks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	var images []evalImage
+	for range 4 {
+		truth := paint(96, 96, randomDiscs(rng, 96, 96, 6, 5, 8, 4))
+		plane := classPlane(truth)
+		for specks := 0; specks < 4; {
+			x, y := 2+rng.IntN(90), 2+rng.IntN(90)
+			clear := true
+			for dy := -2; dy <= 4; dy++ {
+				for dx := -2; dx <= 4; dx++ {
+					if q := (y+dy)*96 + x + dx; y+dy >= 96 || x+dx >= 96 || truth.Pix[q] != 0 || plane[q] != 0 {
+						clear = false
+					}
+				}
+			}
+			if !clear {
+				continue
+			}
+			for dy := range 3 {
+				for dx := range 3 {
+					plane[(y+dy)*96+x+dx] = 1
+				}
+			}
+			specks++
+		}
+		images = append(images, evalImage{plane: plane, truth: truth})
+	}
+	tn := tune(oracle(), TileConfig{Tile: 64, Overlap: 16}, InstanceConfig{MinArea: 4}, images, nil)
+	if a := tn.Instance.MinArea; a <= 9 || a > 78 {
+		t.Errorf("tuned %+v: want the smallest object kept in (9, 78] pixels", tn.Instance)
+	}
+	if !(tn.Before < 0.9 && tn.After > 0.99 && tn.CrossVal > 0.99) {
+		t.Errorf("scores before %.3f, after %.3f, cross-validated %.3f: want < 0.9, then > 0.99 both ways", tn.Before, tn.After, tn.CrossVal)
+	}
+}
+
 // TestTuneKeepsGoodThresholds: with exact probabilities every threshold
 // in the grid gives the truth, and ties keep the start.
 func TestTuneKeepsGoodThresholds(t *testing.T) {
@@ -65,16 +106,18 @@ func TestTuneKeepsGoodThresholds(t *testing.T) {
 	}
 }
 
-// TestReportSaysHowObjectsWereMade: the report gives the thresholds and,
-// for a tuned run, the tuning's three scores.
+// TestReportSaysHowObjectsWereMade: the report gives the thresholds, for a
+// tuned run the tuning's three scores, and the errors by kind.
 func TestReportSaysHowObjectsWereMade(t *testing.T) {
 	res := &EvalResult{Data: "d", Split: "holdout", Instance: InstanceConfig{Foreground: 0.65, Seed: 0.6}.WithDefaults()}
+	res.Summary = Summary{TrueObjects: 200, PredObjects: 190, Errors: Errors{Missed: 4, Merged: 10, Spurious: 19}}
 	ri := &RunInfo{Tuning: &Tuning{Images: 66, Before: 0.541, After: 0.560, CrossVal: 0.552}}
 	b, err := renderReport(ri, res, nil, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"exceeds 0.65", "exceeds 0.60", "66 hold-out images", "0.541 to 0.560", "to 0.552", "lean optimistic"} {
+	for _, want := range []string{"exceeds 0.65", "exceeds 0.60", "66 hold-out images", "0.541 to 0.560", "to 0.552", "lean optimistic",
+		"merged with a neighbour", "10 (5.0%)", "19 (10.0%)"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -93,6 +93,7 @@ evaluated on the hold-out images (eval.json, report.html).`,
 	f.Float64Var(&cfg.LR, "lr", d.LR, "peak learning rate (AdamW; warm-up, then cosine)")
 	f.Float64Var(&cfg.WeightDecay, "weight-decay", d.WeightDecay, "AdamW weight decay")
 	f.Float64Var(&cfg.BoundaryWeight, "boundary-weight", d.BoundaryWeight, "weight of boundary pixels in the loss (classes head)")
+	f.Float64Var(&cfg.ContactWeight, "contact-weight", d.ContactWeight, "extra loss weight where objects touch or nearly touch (U-Net's weight map, sigma 5 px; classes head; 0: off)")
 	f.StringVar(&cfg.Head, "head", segment.HeadClasses, `what the U-Net predicts: "classes" (background/interior/boundary, seeded growth) or "star" (star-convex polygons, as StarDist)`)
 	f.IntVar(&cfg.Instance.Rays, "rays", 0, "directions of the star head's polygons, a multiple of 4 (0: the default, 32)")
 	f.BoolVar(&cfg.Colour, "colour", false, "feed the network the three colour channels, not grey (stained brightfield, H&E)")
@@ -102,7 +103,7 @@ evaluated on the hold-out images (eval.json, report.html).`,
 	f.IntVar(&cfg.ValEvery, "val-every", d.ValEvery, "epochs between hold-out validations (the last is always validated)")
 	f.IntVar(&cfg.CheckpointEvery, "checkpoint-every", d.CheckpointEvery, "steps between mid-epoch checkpoints (0: epoch ends only)")
 	f.BoolVar(&cfg.TTA, "tta", false, "average over four quarter turns at inference")
-	f.BoolVar(&cfg.NoTune, "no-tune", false, "keep the default foreground and seed thresholds instead of tuning them on the hold-out")
+	f.BoolVar(&cfg.NoTune, "no-tune", false, "keep the default thresholds and smallest object instead of tuning them on the hold-out")
 	f.IntVar(&cfg.Instance.MinArea, "min-area", 0, "drop objects of fewer pixels (0: the default, 15)")
 	f.IntVar(&cfg.Instance.MinSeed, "min-seed", 0, "drop interior seeds of fewer pixels (0: the default, 4)")
 	addTileFlags(f)
@@ -183,11 +184,12 @@ func newSegmentTuneCmd() *cobra.Command {
 		Long: `tune chooses the two thresholds that turn the network's probabilities into objects
 (foreground: a pixel belongs to some object; seed: a pixel is an object's interior;
 for a star head, the object probability that proposes a polygon and the overlap
-above which a less probable polygon is suppressed) to maximise the Data Science
-Bowl score on the run's hold-out images, as StarDist's optimize_thresholds does,
-and records them in RUN/run.json, where predict and eval find them. It also prints
-the score with thresholds chosen on the other half of the images, the figure to
-trust. A finished "segment train" does this already unless given --no-tune.`,
+above which a less probable polygon is suppressed), and the smallest object kept,
+to maximise the Data Science Bowl score on the run's hold-out images, as StarDist's
+optimize_thresholds does, and records them in RUN/run.json, where predict and eval
+find them. It also prints the score with thresholds chosen on the other half of
+the images, the figure to trust. A finished "segment train" does this already
+unless given --no-tune.`,
 		Example: `  deepscope segment tune --model runs/dsb`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -329,7 +331,7 @@ func segmentEvaluate(cmd *cobra.Command, dir, dataDir string, all bool, flags *p
 		return err
 	}
 	s := res.Summary
-	fmt.Fprintf(cmd.OutOrStdout(), "%s: %d images (%s): score %.4f  AP50 %.4f  Dice %.4f  count error %.2f (%.1f%%)  in %.0fs\nreport: %s\n",
-		dataDir, s.Images, split, s.Score, s.AP50, s.Dice, s.CountMAE, 100*s.CountMRE, res.Seconds, filepath.Join(dir, segment.ReportFile))
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: %d images (%s): score %.4f  AP50 %.4f  Dice %.4f  count error %.2f (%.1f%%)  in %.0fs\nerrors at IoU 0.5: %v (of %d true and %d predicted objects)\nreport: %s\n",
+		dataDir, s.Images, split, s.Score, s.AP50, s.Dice, s.CountMAE, 100*s.CountMRE, res.Seconds, s.Errors, s.TrueObjects, s.PredObjects, filepath.Join(dir, segment.ReportFile))
 	return nil
 }

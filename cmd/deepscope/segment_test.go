@@ -123,11 +123,11 @@ func TestSegmentTrainPredictEval(t *testing.T) {
 		t.Errorf("predict printed no count for id03.png:\n%s", o)
 	}
 
-	if o, err := cmd("eval", "--model", run, "--all"); err != nil || !strings.Contains(o, "10 images (all)") {
+	if o, err := cmd("eval", "--model", run, "--all"); err != nil || !strings.Contains(o, "10 images (all)") || !strings.Contains(o, "errors at IoU 0.5: ") {
 		t.Errorf("eval --all: %v\n%s", err, o)
 	}
 	// Tuning again, then thresholds given by hand, recorded in eval.json.
-	if o, err := cmd("tune", "--model", run); err != nil || !strings.Contains(o, "with thresholds chosen on the other half") {
+	if o, err := cmd("tune", "--model", run); err != nil || !strings.Contains(o, "with thresholds chosen on the other half") || !strings.Contains(o, "min area") {
 		t.Errorf("tune: %v\n%s", err, o)
 	}
 	if o, err := cmd("eval", "--model", run, "--fg-prob", "0.7", "--seed-prob", "0.6"); err != nil {
@@ -151,6 +151,7 @@ func TestSegmentStarHead(t *testing.T) {
 		"--batch", "4", "--lr", "0.005", "--holdout", "0.2", "--val-every", "15", "--tile", "64", "--overlap", "16"}
 	segmentRefuses(t, `head "flow"`, append(train, "--out", filepath.Join(dir, "bad"), "--head", "flow")...)
 	segmentRefuses(t, "30 rays", append(train, "--out", filepath.Join(dir, "bad"), "--head", "star", "--rays", "30")...)
+	segmentRefuses(t, "--contact-weight", append(train, "--out", filepath.Join(dir, "bad"), "--head", "star", "--contact-weight", "10")...)
 	o, err := cmd(append(train, "--out", run, "--head", "star", "--rays", "16")...)
 	if err != nil {
 		t.Fatalf("train --head star: %v\n%s", err, o)
