@@ -24,9 +24,10 @@
 //   - Segment: tiled inference with overlapping windows for images of any
 //     size, stitching objects that cross window borders.
 //   - Train, Load, Model: the training loop (random crops with flips and
-//     quarter turns, optionally zoomed, AdamW, checkpoints written
-//     atomically, exact resume, a seeded hold-out recorded in run.json) and
-//     the trained model.
+//     quarter turns, optionally zoomed, AdamW, optionally U-Net's contact
+//     weight map in the loss (contactMap), checkpoints written atomically,
+//     exact resume, a seeded hold-out recorded in run.json) and the trained
+//     model.
 //   - TuneRun: the two thresholds (foreground and seed, or object
 //     probability and NMS overlap) and the smallest object kept, chosen on
 //     the hold-out, as StarDist's optimize_thresholds, with a
@@ -46,9 +47,9 @@
 // cytoplasm; grey images are then repeated into three channels.
 //
 // Instance extraction (the star-convex polygons included: StarDist's own
-// code is Python and C), region measurements and the metric are written here
-// rather than taken from a library: no maintained pure-Go package does
-// them, and each is a page of code whose exact definition (which IoU
+// code is Python and C), region measurements, the distance transform of
+// the contact weights and the metric are written here rather than taken
+// from a library: no maintained pure-Go package does them, and each is a page of code whose exact definition (which IoU
 // counts as a match, how a perimeter is measured) matters for comparing
 // figures with other tools, so it is better spelt out.
 package segment
