@@ -1,6 +1,9 @@
 package segment
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // contactSigma is σ of U-Net's separation weight, in pixels: the width of
 // the band around a contact between objects that the loss weighs up. It is
@@ -66,7 +69,7 @@ func contactMap(l *Labels, sigma float64) []uint8 {
 			}
 		}
 		// Squared distances: along each column, then along each row.
-		col = append(col[:0], make([]float64, bh)...)
+		col = resize(col, bh)
 		for x := range bw {
 			for y := range bh {
 				col[y] = f[y*bw+x]
@@ -108,6 +111,10 @@ func contactMap(l *Labels, sigma float64) []uint8 {
 // intersections stay numbers.
 const edtFar = 1e20
 
+// resize returns b with length n, reusing its array when large enough;
+// the values are left for the caller to overwrite.
+func resize[T any](b []T, n int) []T { return slices.Grow(b[:0], n)[:n] }
+
 // edtScratch holds the buffers of the 1-D transform.
 type edtScratch struct {
 	v []int
@@ -120,9 +127,7 @@ type edtScratch struct {
 // each sample (Felzenszwalb and Huttenlocher 2012, algorithm 1).
 func (s *edtScratch) transform(f []float64) {
 	n := len(f)
-	s.v = append(s.v[:0], make([]int, n)...)
-	s.z = append(s.z[:0], make([]float64, n+1)...)
-	s.d = append(s.d[:0], make([]float64, n)...)
+	s.v, s.z, s.d = resize(s.v, n), resize(s.z, n+1), resize(s.d, n)
 	v, z := s.v, s.z
 	k := 0
 	v[0], z[0], z[1] = 0, math.Inf(-1), math.Inf(1)

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -247,8 +246,12 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 			return nil, loopState{}, err
 		}
 	}
-	fmt.Fprintf(log, "U-Net base %d depth %d, %s head: %d parameters; %d training / %d hold-out images; %d steps of %d crops of %d px per epoch; %d threads\n",
-		cfg.Base, cfg.Depth, headName(cfg), nn.NumParams(tr.model.Net), len(tr.train), len(tr.val), tr.spe, cfg.Batch, cfg.Size, tensor.Threads())
+	loss := ""
+	if cfg.ContactWeight > 0 {
+		loss = fmt.Sprintf(", contact weight %g", cfg.ContactWeight)
+	}
+	fmt.Fprintf(log, "U-Net base %d depth %d, %s head%s: %d parameters; %d training / %d hold-out images; %d steps of %d crops of %d px per epoch; %d threads\n",
+		cfg.Base, cfg.Depth, headName(cfg), loss, nn.NumParams(tr.model.Net), len(tr.train), len(tr.val), tr.spe, cfg.Batch, cfg.Size, tensor.Threads())
 	return tr, st, nil
 }
 
@@ -349,7 +352,7 @@ func (tr *trainer) step(idx []int, st loopState) float32 {
 			e = tr.e[k*s*s : (k+1)*s*s]
 		}
 		if tr.cfg.Zoom > 0 {
-			tr.lab = slices.Grow(tr.lab[:0], (s+2)*(s+2))[:(s+2)*(s+2)]
+			tr.lab = resize(tr.lab, (s+2)*(s+2))
 			fillZoomedCrop(&tr.train[i], s, tr.cfg.Zoom, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], e, tr.lab)
 		} else {
 			var pt, dt []float32
