@@ -51,9 +51,10 @@ func newSegmentTrainCmd() *cobra.Command {
 --data, keeping a seeded fraction (--holdout) of the images out for validation; the
 split is recorded in RUN/run.json. Checkpoints are written atomically; --resume
 continues a stopped run exactly where it stopped. At the end the probability
-thresholds that make objects are tuned on the hold-out images for the best weights
-(see "segment tune"; --no-tune keeps the defaults), and the best weights are
-evaluated on the hold-out images (eval.json, report.html).`,
+thresholds that make objects, and the smallest object kept, are tuned on the
+hold-out images for the best weights (see "segment tune"; --no-tune keeps the
+defaults), and the best weights are evaluated on the hold-out images (eval.json,
+report.html, with the errors sorted by kind).`,
 		Example: `  deepscope segment train --data ../shared/data/dsb2018 --out runs/dsb --epochs 50
   deepscope segment train --resume --out runs/dsb`,
 		Args: cobra.NoArgs,
