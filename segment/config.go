@@ -155,6 +155,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("segment: %d rays: want a multiple of 4 in [4, 256], so that quarter turns and flips map rays to rays", c.Instance.Rays)
 	case c.Head == HeadStar && c.Zoom > 0:
 		return fmt.Errorf("segment: --zoom is not supported with the %q head (its ray targets are measured at the image's own scale)", HeadStar)
+	case !(c.Instance.MinConfidence >= 0 && c.Instance.MinConfidence < 1):
+		return fmt.Errorf("segment: minimum confidence %g outside [0, 1)", c.Instance.MinConfidence)
+	case c.Head == HeadStar && c.Instance.MinConfidence > 0:
+		return fmt.Errorf("segment: --min-confidence applies to the %q head only", HeadClasses)
 	case !(c.Instance.NMS > 0 && c.Instance.NMS < 1) && c.Head == HeadStar:
 		return fmt.Errorf("segment: NMS threshold %g outside (0, 1)", c.Instance.NMS)
 	}

@@ -29,8 +29,9 @@
 //     exact resume, a seeded hold-out recorded in run.json) and the trained
 //     model.
 //   - TuneRun: the two thresholds (foreground and seed, or object
-//     probability and NMS overlap) and the smallest object kept, chosen on
-//     the hold-out, as StarDist's optimize_thresholds, with a
+//     probability and NMS overlap), the smallest object kept and the least
+//     mean confidence an object needs (three-class head), chosen on the
+//     hold-out, as StarDist's optimize_thresholds, with a
 //     cross-validated score to say what the choice is worth on images it
 //     was not fitted to.
 //   - PredictFiles: label PNGs, overlays and per-object measurements

@@ -28,6 +28,13 @@ type InstanceConfig struct {
 	// which a star-convex proposal is suppressed by a more probable kept
 	// one (default 0.4, as StarDist's).
 	NMS float32 `json:"nms,omitempty"`
+	// MinConfidence drops objects whose mean foreground probability over
+	// their pixels is below it (0, the default: keep all): specks of
+	// debris and faint cytoplasm the network is unsure of, which a pixel
+	// threshold lets through at their most confident pixels. Three-class
+	// head only (see Segment); a star-convex head's polygons are already
+	// proposed by confident pixels alone.
+	MinConfidence float32 `json:"min_confidence,omitempty"`
 }
 
 // WithDefaults fills zero fields with the defaults.
@@ -199,5 +206,5 @@ func (c InstanceConfig) thresholds() string {
 	if c.Rays > 0 {
 		return fmt.Sprintf("object probability %.2f, NMS overlap %.2f, min area %d px", c.Foreground, c.NMS, c.MinArea)
 	}
-	return fmt.Sprintf("foreground %.2f, seed %.2f, min area %d px", c.Foreground, c.Seed, c.MinArea)
+	return fmt.Sprintf("foreground %.2f, seed %.2f, min area %d px, min confidence %.2f", c.Foreground, c.Seed, c.MinArea, c.MinConfidence)
 }

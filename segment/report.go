@@ -56,8 +56,13 @@ func renderReport(ri *RunInfo, res *EvalResult, logs []EpochLog, now time.Time) 
 		Split:     fmt.Sprintf("%d images (%s), %d true and %d predicted objects; weights %s%s.", s.Images, res.Split, s.TrueObjects, s.PredObjects, filepath.Base(res.Weights), map[bool]string{true: ", four-rotation test-time augmentation", false: ""}[res.TTA]),
 	}
 	ic := res.Instance
-	v.Objects = fmt.Sprintf("A pixel is foreground when its probability of belonging to some object exceeds %.2f, and seeds an object when its interior probability exceeds %.2f; seeds under %d pixels and objects under %d pixels are dropped.",
+	v.Objects = fmt.Sprintf("A pixel is foreground when its probability of belonging to some object exceeds %.2f, and seeds an object when its interior probability exceeds %.2f; seeds under %d pixels and objects under %d pixels are dropped",
 		ic.Foreground, ic.Seed, ic.MinSeed, ic.MinArea)
+	if ic.MinConfidence > 0 {
+		v.Objects += fmt.Sprintf(", and so are objects whose mean foreground probability is under %.3f", ic.MinConfidence)
+	}
+	v.Objects += "."
+
 	if ic.Rays > 0 {
 		v.Objects = fmt.Sprintf("Star-convex head with %d rays: every pixel whose object probability exceeds %.2f proposes its polygon; from the most probable down, a polygon whose intersection with a kept one exceeds %.2f of the smaller polygon is dropped; objects under %d pixels are dropped.",
 			ic.Rays, ic.Foreground, ic.NMS, ic.MinArea)

@@ -244,6 +244,8 @@ func TestStarConfigRefusals(t *testing.T) {
 		{func(c *Config) { c.Head = HeadStar; c.Zoom = 0.5 }, "--zoom"},
 		{func(c *Config) { c.Head = HeadStar; c.ContactWeight = 10 }, "--contact-weight"},
 		{func(c *Config) { c.ContactWeight = -1 }, "contact weight -1"},
+		{func(c *Config) { c.Head = HeadStar; c.Instance.MinConfidence = 0.8 }, "--min-confidence"},
+		{func(c *Config) { c.Instance.MinConfidence = 1 }, "minimum confidence 1"},
 	} {
 		cfg := Config{Data: "x"}
 		c.edit(&cfg)

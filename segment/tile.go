@@ -71,7 +71,10 @@ func spans(n, tile, overlap int) []span {
 // Segment finds the objects of a normalised image (plane, w*h pixels of one
 // or more values each, channels last) with probabilities from prob, window
 // by window (see TileConfig), and returns their labels, numbered 1..n in
-// raster order, with objects smaller than ic.MinArea removed.
+// raster order, with objects smaller than ic.MinArea removed and, for the
+// three-class head, objects whose mean foreground probability (1 minus
+// the background probability, over the object's pixels as written from
+// each window's core) is below ic.MinConfidence.
 //
 // Windows are processed in raster order. Each window's objects are found
 // with Instances on the whole window, so objects near its core's border
@@ -125,10 +128,35 @@ func segmentWindows(w, h int, tc TileConfig, ic InstanceConfig, probs func(xs, y
 		g.Pix[i] = -1 // not written yet
 	}
 	next := int32(1)
+	conf := ic.MinConfidence > 0 && ic.Rays == 0
+	var fgSum []float64 // per object, its pixels' foreground probabilities added up
+	var fgN []int       // and its pixels
 	for _, ys := range spans(h, tc.Tile, tc.Overlap) {
 		for _, xs := range spans(w, tc.Tile, tc.Overlap) {
-			local := Instances(probs(xs, ys), xs.w1-xs.w0, ys.w1-ys.w0, ic)
+			p := probs(xs, ys)
+			local := Instances(p, xs.w1-xs.w0, ys.w1-ys.w0, ic)
 			next = stitch(g, local, xs, ys, next)
+			if !conf {
+				continue
+			}
+			for len(fgN) < int(next) {
+				fgSum, fgN = append(fgSum, 0), append(fgN, 0)
+			}
+			for y := ys.c0; y < ys.c1; y++ {
+				for x := xs.c0; x < xs.c1; x++ {
+					if v := g.Pix[y*w+x]; v > 0 {
+						fgSum[v] += float64(1 - p[((y-ys.w0)*(xs.w1-xs.w0)+x-xs.w0)*NumClasses+Background])
+						fgN[v]++
+					}
+				}
+			}
+		}
+	}
+	if conf {
+		for i, v := range g.Pix {
+			if v > 0 && fgSum[v] < float64(ic.MinConfidence)*float64(fgN[v]) {
+				g.Pix[i] = 0
+			}
 		}
 	}
 	g.RemoveSmall(ic.MinArea)

@@ -77,3 +77,36 @@ func TestStitchAcrossBorders(t *testing.T) {
 		t.Errorf("objects cut by window borders were not stitched whole: %+v", sc)
 	}
 }
+
+// TestMinConfidenceDropsUnsureObjects segments two nuclei, one the network
+// is sure of (foreground probability 0.98) and one it is not (0.7), the
+// latter across the border between two windows: MinConfidence 0.8 must
+// drop the unsure one whole, and 0 keep both.
+func TestMinConfidenceDropsUnsureObjects(t *testing.T) {
+	truth := paint(96, 64, []disc{{16, 32, 8}, {48, 32, 9}})
+	plane := classPlane(truth)
+	for i, v := range truth.Pix {
+		if v == 2 {
+			plane[i] += 0.25 // 0.5 -> 0.75 (unsure boundary), 1 -> 1.25 (unsure interior)
+		}
+	}
+	prob := func(plane []float32, w, h int) []float32 {
+		p := make([]float32, 0, w*h*NumClasses)
+		for _, v := range plane {
+			p = append(p, map[float32][]float32{
+				0: {0.9, 0.05, 0.05}, 1: {0.02, 0.9, 0.08}, 0.5: {0.02, 0.08, 0.9},
+				1.25: {0.3, 0.6, 0.1}, 0.75: {0.3, 0.1, 0.6},
+			}[v]...)
+		}
+		return p
+	}
+	tc := TileConfig{Tile: 64, Overlap: 16} // cores meet at x = 48, through the unsure nucleus
+	both := Segment(plane, 96, 64, prob, tc, InstanceConfig{})
+	if !sameObjects(both, truth) {
+		t.Errorf("MinConfidence 0: %d objects, want both nuclei as they are", both.Count())
+	}
+	sure := Segment(plane, 96, 64, prob, tc, InstanceConfig{MinConfidence: 0.8})
+	if !sameObjects(sure, paint(96, 64, []disc{{16, 32, 8}})) {
+		t.Errorf("MinConfidence 0.8: %d objects, want the sure nucleus alone", sure.Count())
+	}
+}

@@ -40,6 +40,9 @@ type Tuning struct {
 var (
 	tuneGrid, nmsGrid = grid(0.30), grid(0.10)
 	areaGrid          = [12]float32{4, 8, 12, 15, 20, 25, 30, 35, 40, 50, 60, 80}
+	// confGrid is searched for the three-class head's MinConfidence; 0
+	// keeps every object.
+	confGrid = [12]float32{0, 0.70, 0.725, 0.75, 0.775, 0.80, 0.825, 0.85, 0.875, 0.90, 0.925, 0.95}
 )
 
 // grid returns 12 values from lo in steps of 0.05.
@@ -129,19 +132,21 @@ func scoreAll(cache []*probCache, idx []int, ic InstanceConfig) []ImageScore {
 }
 
 // search finds the foreground threshold of tuneGrid, the seed threshold
-// of tuneGrid (star-convex head: the NMS overlap of nmsGrid) and the
-// smallest object of areaGrid that give the images idx the best mean
-// score, by coordinate ascent from start: each knob in turn is set to
-// its best grid value with the others held, until none moves. Ties keep the earlier value, so the search leaves
-// start alone unless another value is strictly better.
+// of tuneGrid (star-convex head: the NMS overlap of nmsGrid), the
+// smallest object of areaGrid and (three-class head) the least mean
+// confidence of confGrid that give the images idx the best mean score,
+// by coordinate ascent from start: each knob in turn is set to its best
+// grid value with the others held, until none moves. Ties keep the
+// earlier value, so the search leaves start alone unless another value is
+// strictly better.
 func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (InstanceConfig, float64, float64) {
 	type key struct {
-		fg, seed, nms float32
-		area          int
+		fg, seed, nms, conf float32
+		area                int
 	}
 	memo := map[key]float64{}
 	eval := func(ic InstanceConfig) float64 {
-		k := key{ic.Foreground, ic.Seed, ic.NMS, ic.MinArea}
+		k := key{ic.Foreground, ic.Seed, ic.NMS, ic.MinConfidence, ic.MinArea}
 		if s, ok := memo[k]; ok {
 			return s
 		}
@@ -155,13 +160,15 @@ func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (I
 		grid [12]float32
 		set  func(*InstanceConfig, float32)
 	}
-	knobs := [3]knob{
+	knobs := []knob{
 		{tuneGrid, func(c *InstanceConfig, v float32) { c.Foreground = v }},
 		{tuneGrid, func(c *InstanceConfig, v float32) { c.Seed = v }},
 		{areaGrid, func(c *InstanceConfig, v float32) { c.MinArea = int(v) }},
+		{confGrid, func(c *InstanceConfig, v float32) { c.MinConfidence = v }},
 	}
-	if best.Rays > 0 {
+	if best.Rays > 0 { // NMS in place of the seed; no MinConfidence
 		knobs[1] = knob{nmsGrid, func(c *InstanceConfig, v float32) { c.NMS = v }}
+		knobs = knobs[:3]
 	}
 	before := eval(best)
 	bestScore := before
@@ -181,13 +188,14 @@ func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (I
 }
 
 // tune chooses the thresholds that turn prob's output into objects
-// (InstanceConfig's Foreground and Seed, or for a star-convex head
-// Foreground and NMS, and MinArea) to maximise the Data Science Bowl score on labelled
-// images, as StarDist's optimize_thresholds does on validation images. prob
-// runs once per window; the search then replays the objects' extraction
-// from the stored outputs (three bytes per pixel of every window, or a
-// star-convex head's values as they are). The thresholds
-// start from start, whose other fields are kept. tune also measures how
+// (InstanceConfig's Foreground, Seed, MinArea and MinConfidence, or for a
+// star-convex head Foreground, NMS and MinArea) to maximise the Data
+// Science Bowl score on labelled images, as StarDist's
+// optimize_thresholds does on validation images. prob runs once per
+// window; the search then replays the objects' extraction from the stored
+// outputs (three bytes per pixel of every window, or a star-convex head's
+// values as they are). The thresholds start from start, whose other
+// fields are kept. tune also measures how
 // much of the gain survives on images the thresholds were not fitted to
 // (Tuning.CrossVal).
 func tune(prob ProbFunc, tc TileConfig, start InstanceConfig, images []evalImage, log io.Writer) *Tuning {
@@ -235,9 +243,8 @@ func tuneModel(m *Model, images []evalImage, log io.Writer) *Tuning {
 	return t
 }
 
-// TuneRun chooses a finished run's thresholds (InstanceConfig's Foreground
-// and Seed, or Foreground and NMS, and MinArea) to maximise the Data Science Bowl score on its
-// hold-out images, as StarDist's optimize_thresholds does on validation
+// TuneRun chooses a finished run's thresholds (as tune does) to maximise
+// the Data Science Bowl score on its hold-out images, as StarDist's optimize_thresholds does on validation
 // images, by coordinate ascent over a grid, and reports how much of the
 // gain survives on images the thresholds were not fitted to
 // (Tuning.CrossVal). It uses the weights Load chooses, starts from the

@@ -109,7 +109,7 @@ func TestTuneKeepsGoodThresholds(t *testing.T) {
 // TestReportSaysHowObjectsWereMade: the report gives the thresholds, for a
 // tuned run the tuning's three scores, and the errors by kind.
 func TestReportSaysHowObjectsWereMade(t *testing.T) {
-	res := &EvalResult{Data: "d", Split: "holdout", Instance: InstanceConfig{Foreground: 0.65, Seed: 0.6}.WithDefaults()}
+	res := &EvalResult{Data: "d", Split: "holdout", Instance: InstanceConfig{Foreground: 0.65, Seed: 0.6, MinConfidence: 0.825}.WithDefaults()}
 	res.Summary = Summary{TrueObjects: 200, PredObjects: 190, Errors: Errors{Missed: 4, Merged: 10, Spurious: 19}}
 	ri := &RunInfo{Tuning: &Tuning{Images: 66, Before: 0.541, After: 0.560, CrossVal: 0.552}}
 	b, err := renderReport(ri, res, nil, time.Time{})
@@ -117,7 +117,7 @@ func TestReportSaysHowObjectsWereMade(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"exceeds 0.65", "exceeds 0.60", "66 hold-out images", "0.541 to 0.560", "to 0.552", "lean optimistic",
-		"merged with a neighbour", "10 (5.0%)", "19 (10.0%)"} {
+		"merged with a neighbour", "10 (5.0%)", "19 (10.0%)", "mean foreground probability is under 0.825"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q", want)
 		}

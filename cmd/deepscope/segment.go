@@ -51,8 +51,8 @@ func newSegmentTrainCmd() *cobra.Command {
 --data, keeping a seeded fraction (--holdout) of the images out for validation; the
 split is recorded in RUN/run.json. Checkpoints are written atomically; --resume
 continues a stopped run exactly where it stopped. At the end the probability
-thresholds that make objects, and the smallest object kept, are tuned on the
-hold-out images for the best weights (see "segment tune"; --no-tune keeps the
+thresholds that make objects, the smallest object kept and the least confidence
+an object needs are tuned on the hold-out images for the best weights (see "segment tune"; --no-tune keeps the
 defaults), and the best weights are evaluated on the hold-out images (eval.json,
 report.html, with the errors sorted by kind).`,
 		Example: `  deepscope segment train --data ../shared/data/dsb2018 --out runs/dsb --epochs 50
@@ -106,6 +106,7 @@ report.html, with the errors sorted by kind).`,
 	f.BoolVar(&cfg.TTA, "tta", false, "average over four quarter turns at inference")
 	f.BoolVar(&cfg.NoTune, "no-tune", false, "keep the default thresholds and smallest object instead of tuning them on the hold-out")
 	f.IntVar(&cfg.Instance.MinArea, "min-area", 0, "drop objects of fewer pixels (0: the default, 15)")
+	f.Float32Var(&cfg.Instance.MinConfidence, "min-confidence", 0, "drop objects whose mean foreground probability is below this (classes head; 0: keep all)")
 	f.IntVar(&cfg.Instance.MinSeed, "min-seed", 0, "drop interior seeds of fewer pixels (0: the default, 4)")
 	addTileFlags(f)
 	f.BoolVar(&resume, "resume", false, "continue the run in --out from its checkpoint")
@@ -113,11 +114,12 @@ report.html, with the errors sorted by kind).`,
 	return c
 }
 
-// addInstanceFlags adds --fg-prob, --seed-prob, --min-area and --min-seed,
-// which override a run's.
+// addInstanceFlags adds --fg-prob, --seed-prob, --nms, --min-confidence,
+// --min-area and --min-seed, which override a run's.
 func addInstanceFlags(f *pflag.FlagSet) {
 	f.Float32("fg-prob", 0, "a pixel is foreground above this probability (default: the run's)")
 	f.Float32("seed-prob", 0, "a pixel seeds an object above this interior probability (default: the run's)")
+	f.Float32("min-confidence", 0, "drop objects whose mean foreground probability is below this, 0 for none (default: the run's)")
 	f.Float32("nms", 0, "star head: drop a polygon whose intersection with a more probable one exceeds this fraction of the smaller (default: the run's)")
 	f.Int("min-area", 0, "drop objects of fewer pixels (default: the run's)")
 	f.Int("min-seed", 0, "drop interior seeds of fewer pixels (default: the run's)")
@@ -167,6 +169,16 @@ func applyInference(f *pflag.FlagSet, m *segment.Model) error {
 			*t.v = v
 		}
 	}
+	if f.Changed("min-confidence") {
+		v, _ := f.GetFloat32("min-confidence")
+		switch {
+		case m.Instance.Rays > 0:
+			return fmt.Errorf("--min-confidence does not apply to this run's star-convex head")
+		case !(v >= 0 && v < 1):
+			return fmt.Errorf("--min-confidence %g: want a value in [0, 1)", v)
+		}
+		m.Instance.MinConfidence = v
+	}
 	if f.Changed("min-area") {
 		m.Instance.MinArea, _ = f.GetInt("min-area")
 	}
@@ -185,7 +197,8 @@ func newSegmentTuneCmd() *cobra.Command {
 		Long: `tune chooses the two thresholds that turn the network's probabilities into objects
 (foreground: a pixel belongs to some object; seed: a pixel is an object's interior;
 for a star head, the object probability that proposes a polygon and the overlap
-above which a less probable polygon is suppressed), and the smallest object kept,
+above which a less probable polygon is suppressed), the smallest object kept and,
+for the three-class head, the least mean foreground probability an object needs,
 to maximise the Data Science Bowl score on the run's hold-out images, as StarDist's
 optimize_thresholds does, and records them in RUN/run.json, where predict and eval
 find them. It also prints the score with thresholds chosen on the other half of

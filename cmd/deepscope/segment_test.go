@@ -137,6 +137,7 @@ func TestSegmentTrainPredictEval(t *testing.T) {
 	}
 	segmentRefuses(t, "fg-prob", "eval", "--model", run, "--fg-prob", "1.5")
 	segmentRefuses(t, "does not apply", "eval", "--model", run, "--nms", "0.3") // a three-class run
+	segmentRefuses(t, "min-confidence 1", "eval", "--model", run, "--min-confidence", "1")
 	// Bad input: a missing partner names the file.
 	os.Remove(filepath.Join(data, "id05", "images", "id05.png"))
 	segmentRefuses(t, "id05", "eval", "--model", run, "--all")
@@ -170,4 +171,5 @@ func TestSegmentStarHead(t *testing.T) {
 	}
 	segmentRefuses(t, "nms", "eval", "--model", run, "--nms", "1")
 	segmentRefuses(t, "does not apply", "eval", "--model", run, "--seed-prob", "0.5") // a star run
+	segmentRefuses(t, "does not apply", "eval", "--model", run, "--min-confidence", "0.8")
 }
