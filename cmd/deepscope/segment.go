@@ -284,11 +284,13 @@ func newSegmentEvalCmd() *cobra.Command {
 	)
 	c := &cobra.Command{
 		Use:   "eval --model RUN [--data DIR] [flags]",
-		Short: "Score a segmentation run: Data Science Bowl metric, AP at IoU 0.5, Dice, count error; report.html",
+		Short: "Score a segmentation run: Data Science Bowl metric, AP at IoU 0.5, Dice, count error, errors by kind; report.html",
 		Long: `eval segments labelled images with a run's best weights and scores them: the 2018
 Data Science Bowl's metric (per image, the mean over IoU thresholds 0.50, 0.55, ...,
 0.95 of TP/(TP+FP+FN); then the mean over images), AP at IoU 0.5, foreground Dice
-and the error in the object count. Without --data, or with the run's own dataset, it
+and the error in the object count, and it sorts the errors at IoU 0.5 by kind: true
+objects missed, merged with a neighbour, split or loosely outlined, and spurious
+predictions. Without --data, or with the run's own dataset, it
 uses the run's hold-out images (--all for every image). It writes RUN/eval.json and
 RUN/report.html, which shows the worst images with true and predicted outlines.`,
 		Example: `  deepscope segment eval --model runs/dsb
