@@ -89,7 +89,7 @@ func errorKinds(areaT, areaP map[int32]int, inter map[[2]int32]int) Errors {
 	halves := map[int32][]int32{} // true objects each prediction covers more than half of
 	for k, n := range inter {
 		t, p := k[0], k[1]
-		if float64(n)/float64(areaT[t]+areaP[p]-n) > 0.5 {
+		if iou(n, areaT[t], areaP[p]) > 0.5 {
 			matchedT[t], matchedP[p] = true, true
 		}
 		coveredT[t] += n
@@ -161,7 +161,7 @@ func Score(truth, pred *Labels) ImageScore {
 	s := ImageScore{True: len(areaT), Pred: len(areaP), CountError: len(areaP) - len(areaT)}
 	ious := make([]float64, 0, len(inter))
 	for k, n := range inter {
-		ious = append(ious, float64(n)/float64(areaT[k[0]]+areaP[k[1]]-n))
+		ious = append(ious, iou(n, areaT[k[0]], areaP[k[1]]))
 	}
 	for i, th := range Thresholds {
 		tp := 0
@@ -183,6 +183,10 @@ func Score(truth, pred *Labels) ImageScore {
 	s.Errors = errorKinds(areaT, areaP, inter)
 	return s
 }
+
+// iou returns the intersection over union of two objects of areas a and b
+// that have n pixels in common.
+func iou(n, a, b int) float64 { return float64(n) / float64(a+b-n) }
 
 // ratio returns a/b, and 1 for 0/0 (nothing to find, nothing found).
 func ratio(a, b int) float64 {
