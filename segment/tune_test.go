@@ -7,6 +7,20 @@ import (
 	"time"
 )
 
+// discImages makes n labelled w x h images of k discs of radius rmin to
+// rmax, at least gap pixels apart (see randomDiscs), whose planes
+// (classPlane, which oracle reads back) edit then changes.
+func discImages(rng *rand.Rand, n, w, h, k int, rmin, rmax, gap float64, edit func(truth *Labels, plane []float32)) []evalImage {
+	var images []evalImage
+	for range n {
+		truth := paint(w, h, randomDiscs(rng, w, h, k, rmin, rmax, gap))
+		plane := classPlane(truth)
+		edit(truth, plane)
+		images = append(images, evalImage{plane: plane, truth: truth})
+	}
+	return images
+}
+
 // TestTuneCorrectsBiasedProbabilities gives the search probabilities that
 // put a ring of pixels just outside every object at foreground
 // probability 0.58: the default threshold of 0.5 takes the ring in and
@@ -14,10 +28,7 @@ import (
 // threshold above 0.58, which gives the true objects back.
 func TestTuneCorrectsBiasedProbabilities(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	var images []evalImage
-	for range 6 {
-		truth := paint(96, 80, randomDiscs(rng, 96, 80, 8, 3, 7, 3))
-		plane := classPlane(truth)
+	images := discImages(rng, 6, 96, 80, 8, 3, 7, 3, func(truth *Labels, plane []float32) {
 		for i := range plane { // the ring: background pixels next to an object
 			x, y := i%truth.W, i/truth.W
 			for _, q := range neighbours4(x, y, truth.W, truth.H) {
@@ -26,8 +37,7 @@ func TestTuneCorrectsBiasedProbabilities(t *testing.T) {
 				}
 			}
 		}
-		images = append(images, evalImage{plane: plane, truth: truth})
-	}
+	})
 	prob := func(plane []float32, w, h int) []float32 {
 		p := oracle()(plane, w, h)
 		for i, v := range plane {
@@ -59,10 +69,7 @@ func TestTuneCorrectsBiasedProbabilities(t *testing.T) {
 // object kept above the specks and below the nuclei.
 func TestTuneDropsSpecks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 9))
-	var images []evalImage
-	for range 4 {
-		truth := paint(96, 96, randomDiscs(rng, 96, 96, 6, 5, 8, 4))
-		plane := classPlane(truth)
+	images := discImages(rng, 4, 96, 96, 6, 5, 8, 4, func(truth *Labels, plane []float32) {
 		for specks := 0; specks < 4; {
 			x, y := 2+rng.IntN(90), 2+rng.IntN(90)
 			clear := true
@@ -83,8 +90,7 @@ func TestTuneDropsSpecks(t *testing.T) {
 			}
 			specks++
 		}
-		images = append(images, evalImage{plane: plane, truth: truth})
-	}
+	})
 	tn := tune(oracle(), TileConfig{Tile: 64, Overlap: 16}, InstanceConfig{MinArea: 4}, images, nil)
 	if a := tn.Instance.MinArea; a <= 9 || a > 78 {
 		t.Errorf("tuned %+v: want the smallest object kept in (9, 78] pixels", tn.Instance)
