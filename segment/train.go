@@ -83,7 +83,7 @@ type trainer struct {
 	sched optim.Schedule
 	ce    nn.CrossEntropy
 	// classW weighs the classes in the loss: 1, 1 and BoundaryWeight.
-	classW []float32
+	classW []float32 // applied per pixel through ce.RowWeight, with the contact term
 	star   starLoss  // the star-convex head's loss
 	perms  [8][]int  // its rays under each crop turn (turnPerms)
 	pt     []float32 // its object probability targets
@@ -94,7 +94,7 @@ type trainer struct {
 	x      *tensor.Tensor
 	t      []int
 	e      []float32 // the crops' contactMap values, with a contact weight
-	rw     []float32 // the crops' per-pixel loss weights, with a contact weight
+	rw     []float32 // the crops' per-pixel loss weights (classW, plus the contact term)
 	lab    []int32   // fillZoomedCrop's scratch
 }
 
@@ -208,10 +208,6 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 	tr.sched = optim.Warmup{Steps: min(tr.spe, total/10), StartFactor: 0.01,
 		Then: optim.Cosine{Base: cfg.LR, Total: total - min(tr.spe, total/10)}}
 	tr.classW = []float32{1, 1, float32(cfg.BoundaryWeight)}
-	tr.ce = nn.CrossEntropy{Weight: tr.classW}
-	if cfg.ContactWeight > 0 {
-		tr.ce.Weight = nil // the row weights carry the class weights (see step)
-	}
 	if r := cfg.Instance.Rays; r > 0 {
 		tr.star = starLoss{rays: r}
 		tr.perms = turnPerms(r)
@@ -342,8 +338,8 @@ func (tr *trainer) step(idx []int, st loopState) float32 {
 		tr.t = make([]int, len(idx)*s*s)
 	}
 	w0 := float32(tr.cfg.ContactWeight)
-	if w0 > 0 && len(tr.e) != len(tr.t) {
-		tr.e, tr.rw = make([]float32, len(tr.t)), make([]float32, len(tr.t))
+	if w0 > 0 {
+		tr.e = resize(tr.e, len(tr.t))
 	}
 	rng := rand.New(rand.NewPCG(tr.cfg.Seed^0xc409, uint64(st.Epoch)<<32|uint64(st.Batch)))
 	for k, i := range idx {
@@ -362,9 +358,13 @@ func (tr *trainer) step(idx []int, st loopState) float32 {
 			fillCrop(&tr.train[i], s, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], e, pt, dt, &tr.perms)
 		}
 	}
-	if w0 > 0 { // U-Net's weight map: the class weight plus w0 times the contact term
+	if tr.cfg.Instance.Rays == 0 { // U-Net's weight map: the class weight plus w0 times the contact term
+		tr.rw = resize(tr.rw, len(tr.t))
 		for o, y := range tr.t {
-			tr.rw[o] = tr.classW[y] + w0*tr.e[o]
+			tr.rw[o] = tr.classW[y]
+			if w0 > 0 {
+				tr.rw[o] += w0 * tr.e[o]
+			}
 		}
 		tr.ce.RowWeight = tr.rw
 	}
