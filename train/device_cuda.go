@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/deepscope/deepscope/cuda"
+	"github.com/deepscope/deepscope/cuda/netstate"
 	"github.com/deepscope/deepscope/cuda/resnet"
 	"github.com/deepscope/deepscope/data"
 	"github.com/deepscope/deepscope/nn"
@@ -58,7 +59,7 @@ func newGPU(s *session) (*gpu, error) {
 	}
 	net.LabelSmoothing = float32(cfg.LabelSmoothing)
 	net.ClipNorm = cfg.ClipNorm
-	o := resnet.Optimizer{Kind: cfg.Optimizer, WeightDecay: cfg.WeightDecay, SkipNoDecay: cfg.Optimizer != "adam"}
+	o := netstate.Optimizer{Kind: cfg.Optimizer, WeightDecay: cfg.WeightDecay, SkipNoDecay: cfg.Optimizer != "adam"}
 	if cfg.Optimizer == "sgd" {
 		o.Momentum, o.Nesterov = cfg.Momentum, true
 		if o.Momentum == 0 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deepscope/deepscope/cuda"
+	"github.com/deepscope/deepscope/cuda/netstate"
 	"github.com/deepscope/deepscope/cuda/resnet"
 	"github.com/deepscope/deepscope/models"
 	"github.com/deepscope/deepscope/optim"
@@ -101,7 +102,7 @@ func benchModelCUDA(d *cuda.Device, name string, size, batch, iters int, train b
 	if err != nil {
 		return benchFigure{}, err
 	}
-	if err := net.SetOptimizer(resnet.Optimizer{Kind: "adam"}, cpuOpt); err != nil {
+	if err := net.SetOptimizer(netstate.Optimizer{Kind: "adam"}, cpuOpt); err != nil {
 		return benchFigure{}, err
 	}
 	x := tensor.Randn(rng, 1, batch, size, size, 3)

@@ -14,23 +14,12 @@ package resnet
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/deepscope/deepscope/cuda"
+	"github.com/deepscope/deepscope/cuda/netstate"
 	"github.com/deepscope/deepscope/models"
 	"github.com/deepscope/deepscope/nn"
 )
-
-// entry is one parameter or buffer of the CPU model and where it lives on
-// the device.
-type entry struct {
-	name    string
-	p       *nn.Param
-	view    cuda.Mem // in Net.params or Net.buffers
-	grad    cuda.Mem // in Net.grads; zero for buffers
-	kernel  int      // for convolution weights: K, stored [Out, K, K, In]; else 0
-	trained bool
-}
 
 // unit is a convolution followed by its batch norm.
 type unit struct {
@@ -68,23 +57,15 @@ type Net struct {
 	// norm before each step, as optim.ClipGradNorm.
 	ClipNorm float64
 
-	d       *cuda.Device
-	m       *models.ResNet
-	entries []*entry
-	byParam map[*nn.Param]*entry
-	params  cuda.Mem // trained parameters, those with weight decay first
-	grads   cuda.Mem
-	buffers cuda.Mem // running means and variances
-	nDecay  int      // words of params under weight decay
-	bns     []*nn.BatchNorm2d
-	tracked int64 // training forwards since the last Load
+	d  *cuda.Device
+	m  *models.ResNet
+	st *netstate.State
 
 	stem   *unit
 	pool   *cuda.MaxPool
 	pooled cuda.Mem // after the max-pool
 	dstem  cuda.Mem // gradient at the stem's output (the max-pool's input)
 	blocks []*block
-	convs  map[cuda.ConvShape]*cuda.Conv
 
 	featRows, featC     int
 	x                   cuda.Mem // input images
@@ -98,37 +79,15 @@ type Net struct {
 	labels32            []int32
 	sumsq               cuda.Mem
 
-	opt   *Optimizer
-	hostX []float32  // page-locked staging for the input; nil if none could be had
-	mems  []cuda.Mem // every allocation, for Close
-	bnl   []*cuda.BatchNorm
+	hostX []float32 // page-locked staging for the input; nil if none could be had
 }
 
 // alloc returns n zeroed words of device memory that Close frees.
-func (n *Net) alloc(words int) (cuda.Mem, error) {
-	m, err := n.d.Alloc(words)
-	if err == nil {
-		n.mems = append(n.mems, m)
-	}
-	return m, err
-}
+func (n *Net) alloc(words int) (cuda.Mem, error) { return n.st.Alloc(words) }
 
 // Close frees the network's device memory and descriptors; the Net is not
 // usable afterwards. The Device stays open.
-func (n *Net) Close() {
-	for _, c := range n.convs {
-		c.Destroy(n.d)
-	}
-	for _, b := range n.bnl {
-		b.Free(n.d)
-	}
-	for _, m := range n.mems {
-		n.d.Free(m)
-	}
-	n.d.FreeHost(n.hostX)
-	n.hostX = nil
-	n.convs, n.bnl, n.mems = nil, nil, nil
-}
+func (n *Net) Close() { n.st.Close() }
 
 // New plans m on d for batches of batch images of size×size×channels and
 // copies its parameters over. m must use batch norm (not group norm).
@@ -140,105 +99,16 @@ func New(d *cuda.Device, m nn.Module, batch, size, channels int) (*Net, error) {
 	if batch < 1 || size < 1 || channels < 1 {
 		return nil, fmt.Errorf("cuda: batch %d of %dx%dx%d images", batch, size, size, channels)
 	}
-	n := &Net{Batch: batch, Size: size, Channels: channels, Classes: r.FC.Out, d: d, m: r,
-		byParam: map[*nn.Param]*entry{}, convs: map[cuda.ConvShape]*cuda.Conv{}}
-	if err := n.layout(); err != nil {
-		return nil, err
-	}
-	if err := n.plan(); err != nil {
-		return nil, err
-	}
-	return n, n.Load()
-}
-
-// layout places every parameter and buffer in the flat device arrays.
-func (n *Net) layout() error {
-	var trained, buffers []*entry
-	kernelOf := map[*nn.Param]int{}
-	var visit func(m nn.Module)
-	visit = func(m nn.Module) {
-		switch l := m.(type) {
-		case *nn.Conv2d:
-			c := l.Config()
-			if c.Groups != 1 || l.Bias != nil {
-				return
-			}
-			kernelOf[l.Weight] = c.Kernel
-		case *nn.BatchNorm2d:
-			n.bns = append(n.bns, l)
-		}
-		if p, ok := m.(nn.Parent); ok {
-			for _, c := range p.Children() {
-				visit(c.Module)
-			}
-		}
-	}
-	visit(n.m)
-	nn.Walk(n.m, func(name string, p *nn.Param) {
-		e := &entry{name: name, p: p, kernel: kernelOf[p], trained: p.Grad != nil}
-		switch {
-		case e.trained:
-			trained = append(trained, e)
-		case p.Int: // num_batches_tracked, counted on the host
-			return
-		default:
-			buffers = append(buffers, e)
-		}
-		n.byParam[p] = e
-	})
-	// Weight decay applies to whole leading range of params, so an
-	// optimizer step is one launch per group.
-	sort.SliceStable(trained, func(i, j int) bool { return !trained[i].p.NoDecay && trained[j].p.NoDecay })
-	words, decayWords := 0, 0
-	for _, e := range trained {
-		words += e.p.Value.Len()
-		if !e.p.NoDecay {
-			decayWords += e.p.Value.Len()
-		}
-	}
-	bufWords := 0
-	for _, e := range buffers {
-		bufWords += e.p.Value.Len()
-	}
-	var err error
-	if n.params, err = n.alloc(words); err != nil {
-		return err
-	}
-	if n.grads, err = n.alloc(words); err != nil {
-		return err
-	}
-	if n.buffers, err = n.alloc(max(bufWords, 1)); err != nil {
-		return err
-	}
-	n.nDecay = decayWords
-	off := 0
-	for _, e := range trained {
-		k := e.p.Value.Len()
-		e.view, e.grad = n.params.Slice(off, off+k), n.grads.Slice(off, off+k)
-		off += k
-	}
-	off = 0
-	for _, e := range buffers {
-		k := e.p.Value.Len()
-		e.view = n.buffers.Slice(off, off+k)
-		off += k
-	}
-	n.entries = append(trained, buffers...)
-	return nil
-}
-
-// conv returns the planned convolution of shape s, shared by every layer
-// of that shape.
-func (n *Net) conv(s cuda.ConvShape) (*cuda.Conv, error) {
-	if c, ok := n.convs[s]; ok {
-		return c, nil
-	}
-	c, err := n.d.NewConv(s, true)
+	st, err := netstate.New(d, r)
 	if err != nil {
 		return nil, err
 	}
-	n.convs[s] = c
-	return c, nil
+	n := &Net{Batch: batch, Size: size, Channels: channels, Classes: r.FC.Out, d: d, m: r, st: st}
+	if err := n.plan(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return n, nil
 }
 
 // newUnit plans conv → bn on inputs of h×w×in.
@@ -255,18 +125,13 @@ func (n *Net) newUnit(c *nn.Conv2d, norm models.Norm, h, w int) (*unit, error) {
 	oh, ow := s.OutSize()
 	u := &unit{shape: s, relu: bn.ReLU, rows: n.Batch * oh * ow}
 	var err error
-	if u.conv, err = n.conv(s); err != nil {
+	if u.conv, err = n.st.Conv(s); err != nil {
 		return nil, err
 	}
-	we := n.byParam[c.Weight]
-	u.w, u.dw = we.view, we.grad
-	bw, bb := n.byParam[bn.Weight], n.byParam[bn.Bias]
-	rm, rv := n.byParam[bn.RunningMean], n.byParam[bn.RunningVar]
-	if u.bn, err = n.d.NewBatchNorm(cfg.Out, bw.view, bb.view, bw.grad, bb.grad, rm.view, rv.view); err != nil {
+	u.w, u.dw, _ = n.st.View(c.Weight)
+	if u.bn, err = n.st.BatchNorm(bn); err != nil {
 		return nil, err
 	}
-	n.bnl = append(n.bnl, u.bn)
-	u.bn.Momentum, u.bn.Eps = bn.Momentum, bn.Eps
 	words := u.rows * cfg.Out
 	for _, m := range []*cuda.Mem{&u.y, &u.z, &u.dy} {
 		if *m, err = n.alloc(words); err != nil {
@@ -325,11 +190,11 @@ func (n *Net) plan() error {
 	if r.Drop != nil {
 		n.dropP = r.Drop.P
 	}
-	fw, fb := n.byParam[r.FC.Weight], n.byParam[r.FC.Bias]
-	if fb == nil {
+	if r.FC.Bias == nil {
 		return fmt.Errorf("cuda: a classifier without bias is not supported on the GPU")
 	}
-	n.fcW, n.fcWG, n.fcB, n.fcG = fw.view, fw.grad, fb.view, fb.grad
+	n.fcW, n.fcWG, _ = n.st.View(r.FC.Weight)
+	n.fcB, n.fcG, _ = n.st.View(r.FC.Bias)
 	nc := n.Batch * n.featC
 	k := n.Batch * n.Classes
 	for _, a := range []struct {
@@ -344,9 +209,7 @@ func (n *Net) plan() error {
 	// Staging the input in page-locked memory lets its copy to the card be
 	// queued while the step's kernels are launched; without it the driver
 	// stages pageable memory itself, synchronously.
-	if h, err := n.d.HostAlloc(n.x.N); err == nil {
-		n.hostX = h
-	}
+	n.hostX = n.st.HostAlloc(n.x.N)
 	n.lossHost = make([]float32, 1)
 	n.labels32 = make([]int32, n.Batch)
 	return n.d.Err()

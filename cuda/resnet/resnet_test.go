@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/deepscope/deepscope/cuda"
+	"github.com/deepscope/deepscope/cuda/netstate"
 	"github.com/deepscope/deepscope/cuda/resnet"
 	"github.com/deepscope/deepscope/models"
 	"github.com/deepscope/deepscope/nn"
@@ -154,7 +155,7 @@ func compareStep(t *testing.T, d *cuda.Device, cpu, gpu *models.ResNet, size, im
 	nn.Walk(cpu, func(name string, p *nn.Param) { before[name] = p.Value.Clone().Values() })
 	var oc, og optim.Optimizer
 	var err error
-	cfg := resnet.Optimizer{Kind: opt, WeightDecay: 0.05, SkipNoDecay: true}
+	cfg := netstate.Optimizer{Kind: opt, WeightDecay: 0.05, SkipNoDecay: true}
 	lr := 1.0
 	if opt == "sgd" {
 		oc, _ = optim.NewSGD(cpu, optim.SGDConfig{LR: lr})

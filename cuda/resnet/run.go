@@ -155,13 +155,13 @@ func (n *Net) Upload(x *tensor.Tensor, labels []int) error {
 // clipping if asked and the optimizer update with learning rate lr. seed
 // draws the dropout masks. Nothing waits for the GPU; Loss reads the loss.
 func (n *Net) Step(lr float64, seed uint64) error {
-	if n.opt == nil {
+	if !n.st.HasOptimizer() {
 		return fmt.Errorf("cuda: Step before SetOptimizer")
 	}
 	d := n.d
-	d.Zero(n.grads)
+	n.st.ZeroGrad()
 	n.forward(true, seed)
-	n.tracked++
+	n.st.Tracked()
 	var cw cuda.Mem
 	if n.ClassWeights != nil {
 		if len(n.ClassWeights) != n.Classes {
@@ -183,7 +183,7 @@ func (n *Net) Step(lr float64, seed uint64) error {
 			return err
 		}
 	}
-	n.opt.step(n, lr)
+	n.st.Step(lr)
 	return d.Err()
 }
 
@@ -192,7 +192,7 @@ func (n *Net) Step(lr float64, seed uint64) error {
 func (n *Net) clip() error {
 	d := n.d
 	d.Zero(n.sumsq)
-	d.SumSquares(n.grads, n.sumsq)
+	d.SumSquares(n.st.Grads, n.sumsq)
 	s, err := d.DownloadFloat64(n.sumsq)
 	if err != nil {
 		return err
@@ -202,7 +202,7 @@ func (n *Net) clip() error {
 		return nil
 	}
 	if coef := n.ClipNorm / (total + 1e-6); coef < 1 {
-		d.Scale(n.grads, float32(coef))
+		d.Scale(n.st.Grads, float32(coef))
 	}
 	return nil
 }
