@@ -310,6 +310,34 @@ func TestGlobalAvgPoolMatchesCPU(t *testing.T) {
 	near(t, "dx", download(t, d, gdx, x.Len()), dx.Values(), 1e-6)
 }
 
+// TestConcatSplitAdd checks the U-Net's joins: channel concatenation, its
+// inverse, and the in-place sum of the skip gradients.
+func TestConcatSplitAdd(t *testing.T) {
+	d := device(t)
+	rng := rand.New(rand.NewPCG(11, 12))
+	rows, ca, cb := 37, 5, 3
+	a, b := tensor.Randn(rng, 1, rows, ca).Values(), tensor.Randn(rng, 1, rows, cb).Values()
+	want := make([]float32, 0, rows*(ca+cb))
+	for r := range rows {
+		want = append(want, a[r*ca:(r+1)*ca]...)
+		want = append(want, b[r*cb:(r+1)*cb]...)
+	}
+	ga, gb := upload(t, d, a), upload(t, d, b)
+	cat := upload(t, d, make([]float32, len(want)))
+	d.ConcatChannels(cat, ga, gb, rows, ca, cb)
+	near(t, "concat", download(t, d, cat, len(want)), want, 0)
+	sa, sb := upload(t, d, make([]float32, len(a))), upload(t, d, make([]float32, len(b)))
+	d.SplitChannels(sa, sb, cat, rows, ca, cb)
+	near(t, "split a", download(t, d, sa, len(a)), a, 0)
+	near(t, "split b", download(t, d, sb, len(b)), b, 0)
+	d.AddInto(sa, ga, len(a))
+	twice := make([]float32, len(a))
+	for i, v := range a {
+		twice[i] = 2 * v
+	}
+	near(t, "add", download(t, d, sa, len(a)), twice, 0)
+}
+
 func TestDropoutKeepsOneMinusP(t *testing.T) {
 	d := device(t)
 	const n, p = 1 << 16, 0.25

@@ -13,11 +13,17 @@
 //     Device.TF32 is set, as PyTorch's default for convolutions;
 //   - convolutions: cuDNN's convolution API on channels-last (NHWC) maps,
 //     with the fastest algorithm measured once per shape (Conv);
-//   - batch norm, pooling, dropout, the loss and the optimizers: small CUDA C
-//     kernels (kernels.go) compiled by NVRTC for the card when a Device opens.
+//   - batch norm, pooling, dropout, channel concatenation, the loss and the
+//     optimizers: small CUDA C kernels (kernels.go) compiled by NVRTC for the
+//     card when a Device opens.
 //     They are a few lines each and fuse what the network needs (batch norm
 //     with its ReLU and the residual addition), which the libraries do not
 //     offer in float32.
+//
+// The networks run on these live in cuda/resnet (the ResNet family and
+// CellNet, for classification) and cuda/unet (the U-Net of package
+// segment); cuda/netstate holds what they share: the model's parameters
+// and optimizer state on the device and the copies back to the CPU.
 //
 // A Device is one GPU with its own context, stream and library handles;
 // nothing is global but the loaded libraries, so several devices can later

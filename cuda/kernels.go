@@ -12,6 +12,7 @@ type kernels struct {
 	bnStats, bnFinalize, bnApply, bnBwdReduce, bnBwdCoef fn
 	bnBwdDx, gapFwd, gapBwd, dropoutFwd, mul, addBias    fn
 	colSum, crossEntropy, adam, sgd, sumSquares, scaleK  fn
+	addInto, concat, split                               fn
 }
 
 // nvrtc holds NVRTC's entry points.
@@ -53,6 +54,7 @@ func compileKernels(d *Device, rtc *library) (*kernels, error) {
 		"gap_fwd": &k.gapFwd, "gap_bwd": &k.gapBwd, "dropout_fwd": &k.dropoutFwd, "mul": &k.mul,
 		"add_bias": &k.addBias, "col_sum": &k.colSum, "cross_entropy": &k.crossEntropy,
 		"adam": &k.adam, "sgd": &k.sgd, "sum_squares": &k.sumSquares, "scale": &k.scaleK,
+		"add_into": &k.addInto, "concat_channels": &k.concat, "split_channels": &k.split,
 	} {
 		cname := cstr(name)
 		var h uintptr

@@ -193,6 +193,33 @@ __global__ void mul(const float* __restrict__ x, const float* __restrict__ y, fl
 	for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) z[i] = x[i] * y[i];
 }
 
+// add_into sets y += x element-wise.
+__global__ void add_into(float* __restrict__ y, const float* __restrict__ x, long n) {
+	for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) y[i] += x[i];
+}
+
+// concat_channels sets out [rows, A+B] to rows of a [rows, A] followed by
+// b [rows, B]; split_channels is its inverse.
+__global__ void concat_channels(float* __restrict__ out, const float* __restrict__ a, const float* __restrict__ b,
+		long rows, int A, int B) {
+	long n = rows * (A + B);
+	for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
+		long r = i / (A + B);
+		int c = (int)(i - r * (A + B));
+		out[i] = c < A ? a[r * A + c] : b[r * B + c - A];
+	}
+}
+
+__global__ void split_channels(float* __restrict__ a, float* __restrict__ b, const float* __restrict__ in,
+		long rows, int A, int B) {
+	long n = rows * (A + B);
+	for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
+		long r = i / (A + B);
+		int c = (int)(i - r * (A + B));
+		if (c < A) a[r * A + c] = in[i]; else b[r * B + c - A] = in[i];
+	}
+}
+
 // add_bias adds b[c] to every row of y [rows, C].
 __global__ void add_bias(float* __restrict__ y, const float* __restrict__ b, long n, int C) {
 	for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) y[i] += b[i % C];

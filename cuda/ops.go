@@ -114,6 +114,24 @@ func (d *Device) Mul(x, y, z Mem, n int) {
 	d.launch(d.kern.mul, d.grid1(n), block256, 0, P(x), P(y), P(z), L(n))
 }
 
+// AddInto sets y += x over n values.
+func (d *Device) AddInto(y, x Mem, n int) {
+	d.launch(d.kern.addInto, d.grid1(n), block256, 0, P(y), P(x), L(n))
+}
+
+// ConcatChannels sets out [rows, A+B] to each row of a [rows, A] followed
+// by the same row of b [rows, B]: channels-last maps joined along their
+// channels, as torch.cat(dim=1) on NCHW.
+func (d *Device) ConcatChannels(out, a, b Mem, rows, ca, cb int) {
+	d.launch(d.kern.concat, d.grid1(rows*(ca+cb)), block256, 0, P(out), P(a), P(b), L(rows), I(ca), I(cb))
+}
+
+// SplitChannels is ConcatChannels' inverse (and its backward): a gets the
+// first A channels of each row of in [rows, A+B], b the other B.
+func (d *Device) SplitChannels(a, b, in Mem, rows, ca, cb int) {
+	d.launch(d.kern.split, d.grid1(rows*(ca+cb)), block256, 0, P(a), P(b), P(in), L(rows), I(ca), I(cb))
+}
+
 // AddBias adds b [C] to every row of y [rows, C].
 func (d *Device) AddBias(y, b Mem, rows, c int) {
 	d.launch(d.kern.addBias, d.grid1(rows*c), block256, 0, P(y), P(b), L(rows*c), I(c))

@@ -1,0 +1,225 @@
+package unet_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/deepscope/deepscope/cuda"
+	"github.com/deepscope/deepscope/cuda/netstate"
+	"github.com/deepscope/deepscope/cuda/unet"
+	"github.com/deepscope/deepscope/models"
+	"github.com/deepscope/deepscope/nn"
+	"github.com/deepscope/deepscope/optim"
+	"github.com/deepscope/deepscope/tensor"
+)
+
+var dev *cuda.Device
+
+// device returns the first GPU with TF32 off, or skips the test.
+func device(t *testing.T) *cuda.Device {
+	t.Helper()
+	if dev != nil {
+		return dev
+	}
+	if _, err := cuda.Count(); err != nil {
+		t.Skip("cuda: no CUDA driver (libcuda.so.1) found; skipping")
+	}
+	d, err := cuda.Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.TF32 = false
+	dev = d
+	return d
+}
+
+// twin returns two U-Nets with the same weights, their batch norms'
+// running statistics moved off their initial values so that evaluation
+// mode is tested too.
+func twin(in, base, depth int) (a, b *models.UNet) {
+	mk := func() *models.UNet {
+		u := models.NewUNet(rand.New(rand.NewPCG(1, 2)), models.UNetConfig{InChannels: in, Classes: 3, Base: base, Depth: depth})
+		rng := rand.New(rand.NewPCG(7, 8))
+		nn.Walk(u, func(name string, p *nn.Param) {
+			if p.Grad == nil && !p.Int {
+				for i := range p.Value.Values() {
+					p.Value.Values()[i] = 0.5 + rng.Float32()
+				}
+			}
+		})
+		return u
+	}
+	return mk(), mk()
+}
+
+// maxDiff returns the largest |a-b| and the largest |b|.
+func maxDiff(a, b []float32) (diff, scale float64) {
+	for i := range a {
+		diff = math.Max(diff, math.Abs(float64(a[i])-float64(b[i])))
+		scale = math.Max(scale, math.Abs(float64(b[i])))
+	}
+	return diff, scale
+}
+
+// batch returns n random crops and per-pixel targets in [0, 3).
+func batch(n, size, channels int) (*tensor.Tensor, []int) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := tensor.Randn(rng, 1, n, size, size, channels)
+	y := make([]int, n*size*size)
+	for i := range y {
+		y[i] = rng.IntN(3)
+	}
+	return x, y
+}
+
+func TestLogitsMatchCPU(t *testing.T) {
+	d := device(t)
+	for _, c := range []struct{ in, base, depth, size int }{{1, 8, 2, 16}, {3, 16, 4, 32}} {
+		t.Run(fmt.Sprintf("in%d/base%d/depth%d", c.in, c.base, c.depth), func(t *testing.T) {
+			cpu, gpu := twin(c.in, c.base, c.depth)
+			x, _ := batch(4, c.size, c.in)
+			nn.SetTraining(cpu, false)
+			want := cpu.Forward(x)
+			net, err := unet.New(d, gpu, 4, c.size, c.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer net.Close()
+			got, err := net.Logits(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff, scale := maxDiff(got.Values(), want.Values()); !(diff <= 1e-4*math.Max(scale, 1)) {
+				t.Errorf("logits differ by %g (scale %g)", diff, scale)
+			}
+		})
+	}
+}
+
+// TestTrainStepMatchesCPU runs one step of twins on both sides and
+// compares the losses and the updates: for SGD at learning rate 1 these
+// are the gradients of every parameter, for AdamW the first step's.
+func TestTrainStepMatchesCPU(t *testing.T) {
+	d := device(t)
+	for _, c := range []struct {
+		in, base, depth, size, batch int
+		opt                          string
+	}{{1, 8, 2, 16, 4, "sgd"}, {3, 8, 3, 32, 2, "sgd"}, {1, 16, 4, 32, 4, "sgd"}, {1, 8, 2, 16, 4, "adamw"}} {
+		t.Run(fmt.Sprintf("in%d/base%d/depth%d/%s", c.in, c.base, c.depth, c.opt), func(t *testing.T) {
+			cpu, gpu := twin(c.in, c.base, c.depth)
+			x, y := batch(c.batch, c.size, c.in)
+			before := map[string][]float32{}
+			nn.Walk(cpu, func(name string, p *nn.Param) { before[name] = p.Value.Clone().Values() })
+			weights := []float32{1, 1, 2}
+			var oc, og optim.Optimizer
+			var err error
+			cfg := netstate.Optimizer{Kind: c.opt, SkipNoDecay: true}
+			lr := 1.0
+			if c.opt == "sgd" {
+				oc, _ = optim.NewSGD(cpu, optim.SGDConfig{LR: lr})
+				og, err = optim.NewSGD(gpu, optim.SGDConfig{LR: lr})
+			} else {
+				lr = 1e-3
+				cfg.WeightDecay = 0.05
+				oc, _ = optim.NewAdamW(cpu, optim.AdamConfig{LR: lr, WeightDecay: 0.05, SkipNoDecay: true})
+				og, err = optim.NewAdamW(gpu, optim.AdamConfig{LR: lr, WeightDecay: 0.05, SkipNoDecay: true})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			net, err := unet.New(d, gpu, c.batch, c.size, c.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer net.Close()
+			net.ClassWeights = weights
+			if err := net.SetOptimizer(cfg, og); err != nil {
+				t.Fatal(err)
+			}
+			ce := nn.CrossEntropy{Weight: weights}
+			oc.ZeroGrad()
+			nn.SetTraining(cpu, true)
+			lossCPU := ce.Forward(cpu.Forward(x), y)
+			cpu.Backward(ce.Backward())
+			oc.Step()
+			lossGPU, err := net.TrainStep(x, y, lr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(float64(lossCPU-lossGPU)) > 1e-4*math.Max(1, float64(lossCPU)) {
+				t.Errorf("loss %g on the GPU, %g on the CPU", lossGPU, lossCPU)
+			}
+			if err := net.Store(); err != nil {
+				t.Fatal(err)
+			}
+			cp := map[string]*nn.Param{}
+			nn.Walk(cpu, func(name string, p *nn.Param) { cp[name] = p })
+			compared := 0
+			nn.Walk(gpu, func(name string, p *nn.Param) {
+				want, got := cp[name].Value.Values(), p.Value.Values()
+				if p.Grad != nil { // compare the updates
+					b := before[name]
+					dg, dw := make([]float32, len(b)), make([]float32, len(b))
+					for i := range b {
+						dg[i], dw[i] = got[i]-b[i], want[i]-b[i]
+					}
+					got, want = dg, dw
+				}
+				_, scale := maxDiff(want, want)
+				tol := 2e-3 * math.Max(scale, 1e-3)
+				if c.opt != "sgd" && p.Grad != nil {
+					// Adam's first step is about ±lr wherever the
+					// gradient is not tiny; where it is, rounding can
+					// flip its sign.
+					tol = math.Max(tol, 2.5*lr)
+				}
+				if diff, _ := maxDiff(got, want); !(diff <= tol) {
+					t.Errorf("%s differs by %g (tolerance %g)", name, diff, tol)
+				}
+				compared++
+			})
+			if compared == 0 {
+				t.Fatal("no parameters compared")
+			}
+			sc, sg := oc.State(), og.State()
+			if len(sc) != len(sg) {
+				t.Fatalf("optimizer state has %d tensors on the GPU side, %d on the CPU", len(sg), len(sc))
+			}
+			for i := range sc {
+				if diff, scale := maxDiff(sg[i].Value.Values(), sc[i].Value.Values()); !(diff <= 2e-3*math.Max(scale, 1e-6)) {
+					t.Errorf("optimizer %s differs by %g (scale %g)", sc[i].Name, diff, scale)
+				}
+			}
+		})
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	d := device(t)
+	_, gpu := twin(1, 8, 2)
+	if _, err := unet.New(d, gpu, 2, 18, 1); err == nil {
+		t.Error("a crop size that is not a multiple of 2^depth was accepted")
+	}
+	net, err := unet.New(d, gpu, 2, 16, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	x, y := batch(2, 16, 1)
+	if _, err := net.TrainStep(x, y, 1); err == nil {
+		t.Error("TrainStep before SetOptimizer gave no error")
+	}
+	o, _ := optim.NewSGD(gpu, optim.SGDConfig{LR: 1})
+	if err := net.SetOptimizer(netstate.Optimizer{Kind: "sgd"}, o); err != nil {
+		t.Fatal(err)
+	}
+	y[5] = 3
+	if _, err := net.TrainStep(x, y, 1); err == nil {
+		t.Error("a target outside the classes was accepted")
+	}
+	if _, err := net.TrainStep(x, y[:10], 1); err == nil {
+		t.Error("too few targets were accepted")
+	}
+}
