@@ -184,7 +184,10 @@ type RunInfo struct {
 	Train       []string `json:"train"`   // names of the training images
 	Holdout     []string `json:"holdout"` // names of the hold-out images
 	Threads     int      `json:"threads"`
-	Version     string   `json:"deepscope_version"`
+	// Device is where the run started training: "cuda" for a GPU, empty
+	// for the CPU.
+	Device  string `json:"device,omitempty"`
+	Version string `json:"deepscope_version"`
 	// Tuning holds the thresholds tuned on the hold-out after training,
 	// which Load uses in place of Config.Instance; nil if not tuned.
 	Tuning *Tuning `json:"tuning,omitempty"`

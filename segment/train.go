@@ -31,6 +31,12 @@ type Options struct {
 	// StopAfterSteps ends the run, as if killed (no checkpoint written),
 	// after this many steps in this process; 0 means never. For tests.
 	StopAfterSteps int
+	// Device is where the training steps run: "cpu" (or empty) or "cuda"
+	// for the first NVIDIA GPU, the three-class head only. Validation,
+	// tuning and checkpoints stay on the CPU either way. The GPU's
+	// arithmetic rounds differently (and uses TF32 tensor cores), so its
+	// runs match the CPU's in distribution, not to the bit.
+	Device string
 }
 
 // TrainSummary is what Train reports when it ends.
@@ -96,6 +102,7 @@ type trainer struct {
 	e      []float32 // the crops' contactMap values, with a contact weight
 	rw     []float32 // the crops' per-pixel loss weights (classW, plus the contact term)
 	lab    []int32   // fillZoomedCrop's scratch
+	gpu    *gpu      // the network on a GPU (Options.Device "cuda"); nil on the CPU
 }
 
 // Train fits a model as cfg says and writes the run directory opt.Out:
@@ -112,6 +119,7 @@ func Train(ctx context.Context, cfg Config, opt Options) (*TrainSummary, error) 
 		return nil, err
 	}
 	sum, err := tr.loop(ctx, st)
+	tr.gpu.close()
 	if err != nil || tr.cfg.NoTune {
 		return sum, err
 	}
@@ -160,6 +168,9 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, loopState{}, err
 	}
+	if err := checkDevice(cfg, opt); err != nil {
+		return nil, loopState{}, err
+	}
 	ds, err := Open(cfg.Data)
 	if err != nil {
 		return nil, loopState{}, err
@@ -169,7 +180,7 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 	}
 	trainNames, holdNames := SplitHoldout(ds.Samples, cfg.Holdout, cfg.Seed)
 	info := &RunInfo{Config: cfg, Kind: "segment", Fingerprint: ds.Fingerprint(), Train: trainNames, Holdout: holdNames,
-		Threads: tensor.Threads(), Version: opt.Version}
+		Threads: tensor.Threads(), Device: opt.Device, Version: opt.Version}
 	if old != nil {
 		if old.Fingerprint != info.Fingerprint {
 			return nil, loopState{}, fmt.Errorf("segment: %s: the data changed since the run started", cfg.Data)
@@ -248,6 +259,11 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 	}
 	fmt.Fprintf(log, "U-Net base %d depth %d, %s head%s: %d parameters; %d training / %d hold-out images; %d steps of %d crops of %d px per epoch; %d threads\n",
 		cfg.Base, cfg.Depth, headName(cfg), loss, nn.NumParams(tr.model.Net), len(tr.train), len(tr.val), tr.spe, cfg.Batch, cfg.Size, tensor.Threads())
+	if opt.Device == DeviceCUDA {
+		if tr.gpu, err = newGPU(tr, log); err != nil {
+			return nil, loopState{}, err
+		}
+	}
 	return tr, st, nil
 }
 
@@ -272,7 +288,10 @@ func (tr *trainer) loop(ctx context.Context, st loopState) (*TrainSummary, error
 			if tr.opt.StopAfterSteps > 0 && stepsHere >= tr.opt.StopAfterSteps {
 				return nil, ErrInterrupted
 			}
-			loss := tr.step(perm[st.Batch*cfg.Batch:(st.Batch+1)*cfg.Batch], st)
+			loss, err := tr.step(perm[st.Batch*cfg.Batch:(st.Batch+1)*cfg.Batch], st)
+			if err != nil {
+				return nil, err
+			}
 			if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
 				return nil, fmt.Errorf("segment: loss is %v at epoch %d, batch %d: lower --lr", loss, st.Epoch+1, st.Batch+1)
 			}
@@ -296,6 +315,9 @@ func (tr *trainer) loop(ctx context.Context, st loopState) (*TrainSummary, error
 		rate := float64(crops) / time.Since(t0).Seconds()
 		l := EpochLog{Epoch: st.Epoch + 1, Step: st.Step, LR: tr.optim.LR(), TrainLoss: st.LossSum / math.Max(1, float64(st.LossN)), CropsPerS: rate}
 		if (st.Epoch+1)%cfg.ValEvery == 0 || st.Epoch+1 == cfg.Epochs {
+			if err := tr.gpu.sync(); err != nil {
+				return nil, err
+			}
 			sum, _ := validate(tr.model, tr.val)
 			nn.SetTraining(tr.model.Net, true)
 			l.ValScore, l.ValAP50, l.ValDice = &sum.Score, &sum.AP50, &sum.Dice
@@ -330,7 +352,7 @@ func (tr *trainer) loop(ctx context.Context, st loopState) (*TrainSummary, error
 }
 
 // step trains on one batch of random crops of the images idx.
-func (tr *trainer) step(idx []int, st loopState) float32 {
+func (tr *trainer) step(idx []int, st loopState) (float32, error) {
 	s := tr.cfg.Size
 	c := tr.cfg.InChannels()
 	x := tensor.Ensure(&tr.x, len(idx), s, s, c)
@@ -369,6 +391,9 @@ func (tr *trainer) step(idx []int, st loopState) float32 {
 		tr.ce.RowWeight = tr.rw
 	}
 	tr.optim.SetLR(tr.sched.LR(st.Step))
+	if tr.gpu != nil {
+		return tr.gpu.step(tr, tr.sched.LR(st.Step))
+	}
 	tr.optim.ZeroGrad()
 	out := tr.model.Net.Forward(x)
 	var loss float32
@@ -380,7 +405,7 @@ func (tr *trainer) step(idx []int, st loopState) float32 {
 		tr.model.Net.Backward(tr.ce.Backward())
 	}
 	tr.optim.Step()
-	return loss
+	return loss, nil
 }
 
 // validate segments the hold-out images and scores them.
@@ -396,6 +421,9 @@ func validate(m *Model, val []evalImage) (Summary, []ImageScore) {
 }
 
 func (tr *trainer) saveCheckpoint(st loopState) error {
+	if err := tr.gpu.sync(); err != nil {
+		return err
+	}
 	meta, err := json.Marshal(st)
 	if err != nil {
 		return err

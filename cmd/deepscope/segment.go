@@ -40,7 +40,7 @@ DIR/ID/masks/*.png (one binary mask per object).`,
 func newSegmentTrainCmd() *cobra.Command {
 	var (
 		cfg              segment.Config
-		out              string
+		out, device      string
 		resume, noReport bool
 	)
 	d := segment.Defaults()
@@ -56,7 +56,8 @@ an object needs are tuned on the hold-out images for the best weights (see "segm
 defaults), and the best weights are evaluated on the hold-out images (eval.json,
 report.html, with the errors sorted by kind).`,
 		Example: `  deepscope segment train --data ../shared/data/dsb2018 --out runs/dsb --epochs 50
-  deepscope segment train --resume --out runs/dsb`,
+  deepscope segment train --resume --out runs/dsb
+  deepscope segment train --device cuda --data ../shared/data/dsb2018 --out runs/dsb-gpu --epochs 95`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -68,7 +69,7 @@ report.html, with the errors sorted by kind).`,
 			cfg.Tile.Tile, cfg.Tile.Overlap = tileFlags(cmd.Flags())
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			sum, err := segment.Train(ctx, cfg, segment.Options{Out: out, Resume: resume, Log: cmd.ErrOrStderr(), Version: version})
+			sum, err := segment.Train(ctx, cfg, segment.Options{Out: out, Resume: resume, Log: cmd.ErrOrStderr(), Version: version, Device: device})
 			if err == segment.ErrInterrupted {
 				fmt.Fprintf(cmd.ErrOrStderr(), "stopped; continue with: deepscope segment train --resume --out %s\n", out)
 				return err
@@ -111,6 +112,7 @@ report.html, with the errors sorted by kind).`,
 	addTileFlags(f)
 	f.BoolVar(&resume, "resume", false, "continue the run in --out from its checkpoint")
 	f.BoolVar(&noReport, "no-report", false, "skip the hold-out evaluation and report.html")
+	f.StringVar(&device, "device", segment.DeviceCPU, "where the training steps run: cpu, or cuda for the first NVIDIA GPU (classes head; validation and tuning stay on the CPU)")
 	return c
 }
 
