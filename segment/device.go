@@ -39,6 +39,8 @@ func checkDevice(cfg Config, opt Options) error {
 		return fmt.Errorf("segment: device cuda trains the %q head; the %q head trains on the CPU", HeadClasses, cfg.Head)
 	case cfg.ContactWeight > 0:
 		return fmt.Errorf("segment: device cuda: --contact-weight trains on the CPU only")
+	case cfg.Base%4 != 0:
+		return fmt.Errorf("segment: device cuda: --base %d: the GPU's batch norm needs a multiple of 4 channels", cfg.Base)
 	}
 	n, err := cuda.Count()
 	if err != nil {

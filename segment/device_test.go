@@ -22,6 +22,7 @@ func TestDeviceRefusals(t *testing.T) {
 		{"unknown device", func(*Config) {}, "tpu", `device "tpu"`},
 		{"star head", func(c *Config) { c.Head = HeadStar }, DeviceCUDA, `"star" head trains on the CPU`},
 		{"contact weights", func(c *Config) { c.ContactWeight = 5 }, DeviceCUDA, "--contact-weight trains on the CPU only"},
+		{"base", func(c *Config) { c.Base = 6 }, DeviceCUDA, "--base 6"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := tinyConfig(data)

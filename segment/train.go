@@ -180,7 +180,10 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 	}
 	trainNames, holdNames := SplitHoldout(ds.Samples, cfg.Holdout, cfg.Seed)
 	info := &RunInfo{Config: cfg, Kind: "segment", Fingerprint: ds.Fingerprint(), Train: trainNames, Holdout: holdNames,
-		Threads: tensor.Threads(), Device: opt.Device, Version: opt.Version}
+		Threads: tensor.Threads(), Version: opt.Version}
+	if opt.Device == DeviceCUDA {
+		info.Device = DeviceCUDA
+	}
 	if old != nil {
 		if old.Fingerprint != info.Fingerprint {
 			return nil, loopState{}, fmt.Errorf("segment: %s: the data changed since the run started", cfg.Data)
