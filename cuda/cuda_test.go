@@ -4,40 +4,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sync"
 	"testing"
 
 	"github.com/deepscope/deepscope/cuda"
+	"github.com/deepscope/deepscope/cuda/internal/gputest"
 	"github.com/deepscope/deepscope/nn"
 	"github.com/deepscope/deepscope/optim"
 	"github.com/deepscope/deepscope/tensor"
 )
-
-var (
-	devOnce sync.Once
-	dev     *cuda.Device
-	devErr  error
-)
-
-// device returns the first GPU with TF32 off, or skips the test.
-func device(t testing.TB) *cuda.Device {
-	t.Helper()
-	devOnce.Do(func() {
-		if _, err := cuda.Count(); err != nil {
-			devErr = err
-			return
-		}
-		dev, devErr = cuda.Open(0)
-	})
-	if devErr != nil {
-		if _, err := cuda.Count(); err != nil {
-			t.Skip("cuda: no CUDA driver (libcuda.so.1) found; skipping")
-		}
-		t.Fatalf("opening the GPU: %v", devErr)
-	}
-	dev.TF32 = false
-	return dev
-}
 
 // upload copies v to a new device buffer.
 func upload(t testing.TB, d *cuda.Device, v []float32) cuda.Mem {
@@ -95,7 +69,7 @@ func TestNoDriverIsAnError(t *testing.T) {
 }
 
 func TestGemm(t *testing.T) {
-	d := device(t)
+	d := gputest.Device(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, c := range []struct {
 		ta, tb  bool
@@ -122,7 +96,7 @@ func TestGemm(t *testing.T) {
 }
 
 func TestConvMatchesCPU(t *testing.T) {
-	d := device(t)
+	d := gputest.Device(t)
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, s := range []cuda.ConvShape{
 		{N: 2, H: 6, W: 6, In: 3, Out: 8, Kernel: 3, Stride: 1, Padding: 1},
@@ -163,7 +137,7 @@ func TestConvMatchesCPU(t *testing.T) {
 }
 
 func TestBatchNormMatchesCPU(t *testing.T) {
-	d := device(t)
+	d := gputest.Device(t)
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, c := range []struct {
 		name            string
@@ -228,7 +202,7 @@ func TestBatchNormMatchesCPU(t *testing.T) {
 }
 
 func TestMaxPoolMatchesCPU(t *testing.T) {
-	d := device(t)
+	d := gputest.Device(t)
 	rng := rand.New(rand.NewPCG(13, 14))
 	const n, h, w, c = 4, 16, 16, 64
 	x := tensor.Randn(rng, 1, n, h, w, c)
@@ -261,7 +235,7 @@ func TestMaxPoolMatchesCPU(t *testing.T) {
 }
 
 func TestCrossEntropyMatchesCPU(t *testing.T) {
-	d := device(t)
+	d := gputest.Device(t)
 	rng := rand.New(rand.NewPCG(7, 8))
 	const rows, classes = 37, 5
 	for _, c := range []struct {
@@ -295,7 +269,7 @@ func TestCrossEntropyMatchesCPU(t *testing.T) {
 }
 
 func TestGlobalAvgPoolMatchesCPU(t *testing.T) {
-	d := device(t)
+	d := gputest.Device(t)
 	rng := rand.New(rand.NewPCG(9, 10))
 	x := tensor.Randn(rng, 1, 3, 4, 5, 8)
 	var pool nn.GlobalAvgPool
@@ -313,7 +287,7 @@ func TestGlobalAvgPoolMatchesCPU(t *testing.T) {
 // TestConcatSplitAdd checks the U-Net's joins: channel concatenation, its
 // inverse, and the in-place sum of the skip gradients.
 func TestConcatSplitAdd(t *testing.T) {
-	d := device(t)
+	d := gputest.Device(t)
 	rng := rand.New(rand.NewPCG(11, 12))
 	rows, ca, cb := 37, 5, 3
 	a, b := tensor.Randn(rng, 1, rows, ca).Values(), tensor.Randn(rng, 1, rows, cb).Values()
@@ -339,7 +313,7 @@ func TestConcatSplitAdd(t *testing.T) {
 }
 
 func TestDropoutKeepsOneMinusP(t *testing.T) {
-	d := device(t)
+	d := gputest.Device(t)
 	const n, p = 1 << 16, 0.25
 	ones := make([]float32, n)
 	for i := range ones {
@@ -386,7 +360,7 @@ func TestLayoutRoundTrip(t *testing.T) {
 // TestOptimizersMatchOptim runs two steps of AdamW, Adam and Nesterov SGD
 // on the device and in package optim from the same gradients.
 func TestOptimizersMatchOptim(t *testing.T) {
-	d := device(t)
+	d := gputest.Device(t)
 	for _, kind := range []string{"adamw", "adam", "sgd"} {
 		t.Run(kind, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(11, 12))

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/deepscope/deepscope/cuda"
+	"github.com/deepscope/deepscope/cuda/internal/gputest"
 	"github.com/deepscope/deepscope/cuda/netstate"
 	"github.com/deepscope/deepscope/cuda/resnet"
 	"github.com/deepscope/deepscope/models"
@@ -14,25 +15,6 @@ import (
 	"github.com/deepscope/deepscope/optim"
 	"github.com/deepscope/deepscope/tensor"
 )
-
-var dev *cuda.Device
-
-func device(t *testing.T) *cuda.Device {
-	t.Helper()
-	if dev != nil {
-		return dev
-	}
-	if _, err := cuda.Count(); err != nil {
-		t.Skip("cuda: no CUDA driver (libcuda.so.1) found; skipping")
-	}
-	d, err := cuda.Open(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.TF32 = false
-	dev = d
-	return d
-}
 
 // twin returns two copies of the named model with the same weights, without dropout.
 func twin(t *testing.T, name string, size int) (a, b *models.ResNet) {
@@ -49,23 +31,6 @@ func twin(t *testing.T, name string, size int) (a, b *models.ResNet) {
 	return mk(), mk()
 }
 
-func maxAbs(v []float32) float64 {
-	m := 0.0
-	for _, x := range v {
-		m = math.Max(m, math.Abs(float64(x)))
-	}
-	return m
-}
-
-// maxDiff returns the largest |a-b| and the largest |b|.
-func maxDiff(a, b []float32) (diff, scale float64) {
-	for i := range a {
-		diff = math.Max(diff, math.Abs(float64(a[i])-float64(b[i])))
-		scale = math.Max(scale, math.Abs(float64(b[i])))
-	}
-	return diff, scale
-}
-
 func batch(size, n int) (*tensor.Tensor, []int) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	x := tensor.Randn(rng, 1, n, size, size, 3)
@@ -77,7 +42,7 @@ func batch(size, n int) (*tensor.Tensor, []int) {
 }
 
 func TestLogitsMatchCPU(t *testing.T) {
-	d := device(t)
+	d := gputest.Device(t)
 	for _, name := range []string{"cellnet", "resnet18-medmnist", "resnet18", "resnet50"} {
 		t.Run(name, func(t *testing.T) {
 			size := 16
@@ -96,7 +61,7 @@ func TestLogitsMatchCPU(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff, scale := maxDiff(got.Values(), want.Values()); !(diff <= 1e-4*math.Max(scale, 1)) {
+			if diff, scale := gputest.MaxDiff(got.Values(), want.Values()); !(diff <= 1e-4*math.Max(scale, 1)) {
 				t.Errorf("logits differ by %g (scale %g)", diff, scale)
 			}
 		})
@@ -104,7 +69,7 @@ func TestLogitsMatchCPU(t *testing.T) {
 }
 
 func TestTrainStepMatchesCPU(t *testing.T) {
-	d := device(t)
+	d := gputest.Device(t)
 	for _, c := range []struct {
 		model, opt   string
 		clip         float64
@@ -124,7 +89,7 @@ func TestTrainStepMatchesCPU(t *testing.T) {
 // CPU (batch norm over 32 values per channel, 16 blocks deep), so the
 // CPU's and the GPU's roundings part as much; ResNet-18 moves by 1e-5.
 func TestBlocksMatchCPU(t *testing.T) {
-	d := device(t)
+	d := gputest.Device(t)
 	for _, c := range []struct {
 		name string
 		cfg  models.ResNetConfig
@@ -215,13 +180,13 @@ func compareStep(t *testing.T, d *cuda.Device, cpu, gpu *models.ResNet, size, im
 			}
 			got, want = dg, dw
 		}
-		tol := 2e-3 * math.Max(maxAbs(want), 1e-3)
+		tol := 2e-3 * math.Max(gputest.MaxAbs(want), 1e-3)
 		if opt != "sgd" || p.Grad == nil {
 			// Adam's first step is about ±lr wherever the gradient
 			// is not tiny; where it is, rounding can flip its sign.
 			tol = math.Max(tol, 2.5*lr)
 		}
-		if diff, _ := maxDiff(got, want); !(diff <= tol) {
+		if diff, _ := gputest.MaxDiff(got, want); !(diff <= tol) {
 			t.Errorf("%s differs by %g (tolerance %g)", name, diff, tol)
 		}
 	})
@@ -230,7 +195,7 @@ func compareStep(t *testing.T, d *cuda.Device, cpu, gpu *models.ResNet, size, im
 		t.Fatalf("optimizer state has %d tensors on the GPU side, %d on the CPU", len(sg), len(sc))
 	}
 	for i := range sc {
-		if diff, scale := maxDiff(sg[i].Value.Values(), sc[i].Value.Values()); !(diff <= 2e-3*math.Max(scale, 1e-6)) {
+		if diff, scale := gputest.MaxDiff(sg[i].Value.Values(), sc[i].Value.Values()); !(diff <= 2e-3*math.Max(scale, 1e-6)) {
 			t.Errorf("optimizer %s differs by %g (scale %g)", sc[i].Name, diff, scale)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/deepscope/deepscope/cuda"
+	"github.com/deepscope/deepscope/cuda/internal/gputest"
 	"github.com/deepscope/deepscope/cuda/netstate"
 	"github.com/deepscope/deepscope/cuda/unet"
 	"github.com/deepscope/deepscope/models"
@@ -14,26 +14,6 @@ import (
 	"github.com/deepscope/deepscope/optim"
 	"github.com/deepscope/deepscope/tensor"
 )
-
-var dev *cuda.Device
-
-// device returns the first GPU with TF32 off, or skips the test.
-func device(t *testing.T) *cuda.Device {
-	t.Helper()
-	if dev != nil {
-		return dev
-	}
-	if _, err := cuda.Count(); err != nil {
-		t.Skip("cuda: no CUDA driver (libcuda.so.1) found; skipping")
-	}
-	d, err := cuda.Open(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.TF32 = false
-	dev = d
-	return d
-}
 
 // twin returns two U-Nets with the same weights, their batch norms'
 // running statistics moved off their initial values so that evaluation
@@ -54,15 +34,6 @@ func twin(in, base, depth int) (a, b *models.UNet) {
 	return mk(), mk()
 }
 
-// maxDiff returns the largest |a-b| and the largest |b|.
-func maxDiff(a, b []float32) (diff, scale float64) {
-	for i := range a {
-		diff = math.Max(diff, math.Abs(float64(a[i])-float64(b[i])))
-		scale = math.Max(scale, math.Abs(float64(b[i])))
-	}
-	return diff, scale
-}
-
 // batch returns n random crops and per-pixel targets in [0, 3).
 func batch(n, size, channels int) (*tensor.Tensor, []int) {
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -75,7 +46,7 @@ func batch(n, size, channels int) (*tensor.Tensor, []int) {
 }
 
 func TestLogitsMatchCPU(t *testing.T) {
-	d := device(t)
+	d := gputest.Device(t)
 	for _, c := range []struct{ in, base, depth, size int }{{1, 8, 2, 16}, {3, 16, 4, 32}} {
 		t.Run(fmt.Sprintf("in%d/base%d/depth%d", c.in, c.base, c.depth), func(t *testing.T) {
 			cpu, gpu := twin(c.in, c.base, c.depth)
@@ -91,7 +62,7 @@ func TestLogitsMatchCPU(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff, scale := maxDiff(got.Values(), want.Values()); !(diff <= 1e-4*math.Max(scale, 1)) {
+			if diff, scale := gputest.MaxDiff(got.Values(), want.Values()); !(diff <= 1e-4*math.Max(scale, 1)) {
 				t.Errorf("logits differ by %g (scale %g)", diff, scale)
 			}
 		})
@@ -102,7 +73,7 @@ func TestLogitsMatchCPU(t *testing.T) {
 // compares the losses and the updates: for SGD at learning rate 1 these
 // are the gradients of every parameter, for AdamW the first step's.
 func TestTrainStepMatchesCPU(t *testing.T) {
-	d := device(t)
+	d := gputest.Device(t)
 	for _, c := range []struct {
 		in, base, depth, size, batch int
 		opt                          string
@@ -167,15 +138,14 @@ func TestTrainStepMatchesCPU(t *testing.T) {
 					}
 					got, want = dg, dw
 				}
-				_, scale := maxDiff(want, want)
-				tol := 2e-3 * math.Max(scale, 1e-3)
+				tol := 2e-3 * math.Max(gputest.MaxAbs(want), 1e-3)
 				if c.opt != "sgd" && p.Grad != nil {
 					// Adam's first step is about ±lr wherever the
 					// gradient is not tiny; where it is, rounding can
 					// flip its sign.
 					tol = math.Max(tol, 2.5*lr)
 				}
-				if diff, _ := maxDiff(got, want); !(diff <= tol) {
+				if diff, _ := gputest.MaxDiff(got, want); !(diff <= tol) {
 					t.Errorf("%s differs by %g (tolerance %g)", name, diff, tol)
 				}
 				compared++
@@ -188,7 +158,7 @@ func TestTrainStepMatchesCPU(t *testing.T) {
 				t.Fatalf("optimizer state has %d tensors on the GPU side, %d on the CPU", len(sg), len(sc))
 			}
 			for i := range sc {
-				if diff, scale := maxDiff(sg[i].Value.Values(), sc[i].Value.Values()); !(diff <= 2e-3*math.Max(scale, 1e-6)) {
+				if diff, scale := gputest.MaxDiff(sg[i].Value.Values(), sc[i].Value.Values()); !(diff <= 2e-3*math.Max(scale, 1e-6)) {
 					t.Errorf("optimizer %s differs by %g (scale %g)", sc[i].Name, diff, scale)
 				}
 			}
@@ -197,7 +167,7 @@ func TestTrainStepMatchesCPU(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	d := device(t)
+	d := gputest.Device(t)
 	_, gpu := twin(1, 8, 2)
 	if _, err := unet.New(d, gpu, 2, 18, 1); err == nil {
 		t.Error("a crop size that is not a multiple of 2^depth was accepted")
