@@ -383,6 +383,11 @@ func (tr *trainer) step(idx []int, st loopState) (float32, error) {
 			fillCrop(&tr.train[i], s, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], e, pt, dt, &tr.perms)
 		}
 	}
+	lr := tr.sched.LR(st.Step)
+	tr.optim.SetLR(lr) // also what metrics.jsonl records
+	if tr.gpu != nil { // the GPU weighs the classes itself; contact weights stay on the CPU
+		return tr.gpu.step(tr, lr)
+	}
 	if tr.cfg.Instance.Rays == 0 { // U-Net's weight map: the class weight plus w0 times the contact term
 		tr.rw = resize(tr.rw, len(tr.t))
 		for o, y := range tr.t {
@@ -392,10 +397,6 @@ func (tr *trainer) step(idx []int, st loopState) (float32, error) {
 			}
 		}
 		tr.ce.RowWeight = tr.rw
-	}
-	tr.optim.SetLR(tr.sched.LR(st.Step))
-	if tr.gpu != nil {
-		return tr.gpu.step(tr, tr.sched.LR(st.Step))
 	}
 	tr.optim.ZeroGrad()
 	out := tr.model.Net.Forward(x)
