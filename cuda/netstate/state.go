@@ -39,7 +39,6 @@ type State struct {
 	// first; Grads their gradients in the same order.
 	Params, Grads cuda.Mem
 
-	m       nn.Module
 	entries []*entry
 	byParam map[*nn.Param]*entry
 	buffers cuda.Mem // running means and variances
@@ -58,8 +57,8 @@ type State struct {
 // Convolution weights (nn.Conv2d, nn.ConvTranspose2d) are stored in cuDNN's
 // channels-last filter layout.
 func New(d *cuda.Device, m nn.Module) (*State, error) {
-	s := &State{D: d, m: m, byParam: map[*nn.Param]*entry{}, convs: map[cuda.ConvShape]*cuda.Conv{}}
-	if err := s.layout(); err != nil {
+	s := &State{D: d, byParam: map[*nn.Param]*entry{}, convs: map[cuda.ConvShape]*cuda.Conv{}}
+	if err := s.layout(m); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -70,8 +69,8 @@ func New(d *cuda.Device, m nn.Module) (*State, error) {
 	return s, nil
 }
 
-// layout places every parameter and buffer in the flat device arrays.
-func (s *State) layout() error {
+// layout places every parameter and buffer of m in the flat device arrays.
+func (s *State) layout(m nn.Module) error {
 	var trained, buffers []*entry
 	kernelOf := map[*nn.Param]int{}
 	var visit func(m nn.Module)
@@ -92,8 +91,8 @@ func (s *State) layout() error {
 			}
 		}
 	}
-	visit(s.m)
-	nn.Walk(s.m, func(name string, p *nn.Param) {
+	visit(m)
+	nn.Walk(m, func(name string, p *nn.Param) {
 		e := &entry{name: name, p: p, kernel: kernelOf[p], trained: p.Grad != nil}
 		switch {
 		case e.trained:
