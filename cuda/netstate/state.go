@@ -166,6 +166,34 @@ func (s *State) HostAlloc(n int) []float32 {
 	return h
 }
 
+// Staging uploads batches through page-locked host memory, from which
+// the device copies while the host goes on; where none could be had, the
+// copy is from pageable memory and synchronous.
+type Staging struct {
+	d    *cuda.Device
+	host []float32 // nil without page-locked memory
+}
+
+// Staging returns an uploader of up to n float32s at a time whose memory
+// Close frees.
+func (s *State) Staging(n int) *Staging {
+	return &Staging{d: s.D, host: s.HostAlloc(n)}
+}
+
+// Upload queues a copy of v (at most the n the Staging was made for) to
+// dst. It first waits for the device to finish what is queued, since the
+// last copy may still be reading the staging memory.
+func (u *Staging) Upload(dst cuda.Mem, v []float32) error {
+	if u.host != nil {
+		if err := u.d.Sync(); err != nil {
+			return err
+		}
+		v = u.host[:copy(u.host, v)]
+	}
+	u.d.Upload(dst, v)
+	return nil
+}
+
 // View returns where parameter p of the model lives on the device and its
 // gradient (zero for buffers); ok is false for a parameter not in the
 // model.

@@ -79,7 +79,7 @@ type Net struct {
 	labels32            []int32
 	sumsq               cuda.Mem
 
-	hostX []float32 // page-locked staging for the input; nil if none could be had
+	stage *netstate.Staging // the input's upload
 }
 
 // alloc returns n zeroed words of device memory that Close frees.
@@ -209,7 +209,7 @@ func (n *Net) plan() error {
 	// Staging the input in page-locked memory lets its copy to the card be
 	// queued while the step's kernels are launched; without it the driver
 	// stages pageable memory itself, synchronously.
-	n.hostX = n.st.HostAlloc(n.x.N)
+	n.stage = n.st.Staging(n.x.N)
 	n.lossHost = make([]float32, 1)
 	n.labels32 = make([]int32, n.Batch)
 	return n.d.Err()

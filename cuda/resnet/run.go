@@ -129,15 +129,9 @@ func (n *Net) Upload(x *tensor.Tensor, labels []int) error {
 	if x.Dims() != 4 || x.Dim(1) != n.Size || x.Dim(2) != n.Size || x.Dim(3) != n.Channels || x.Dim(0) > n.Batch {
 		return fmt.Errorf("cuda: batch of shape %v for a network planned for [%d, %d, %d, %d]", x.Shape, n.Batch, n.Size, n.Size, n.Channels)
 	}
-	v := x.Contiguous().Values()
-	if n.hostX != nil {
-		// The staging buffer may still be read by the last queued copy.
-		if err := n.d.Sync(); err != nil {
-			return err
-		}
-		v = n.hostX[:copy(n.hostX, v)]
+	if err := n.stage.Upload(n.x, x.Contiguous().Values()); err != nil {
+		return err
 	}
-	n.d.Upload(n.x, v)
 	if labels != nil {
 		for i, y := range labels {
 			if y < 0 || y >= n.Classes {

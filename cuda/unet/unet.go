@@ -133,7 +133,7 @@ type Net struct {
 	targets, cw, loss cuda.Mem
 	lossHost          []float32
 	labels32          []int32
-	hostX             []float32
+	stage             *netstate.Staging // the input's upload
 }
 
 // New plans m on d for batches of batch crops of size×size×channels and
@@ -309,7 +309,7 @@ func (n *Net) plan() error {
 	if err != nil {
 		return err
 	}
-	n.hostX = st.HostAlloc(n.x.N)
+	n.stage = st.Staging(n.x.N)
 	n.lossHost = make([]float32, 1)
 	n.labels32 = make([]int32, n.rows)
 	return n.d.Err()
@@ -363,15 +363,9 @@ func (n *Net) Upload(x *tensor.Tensor, targets []int) error {
 	if x.Dims() != 4 || x.Dim(0) != n.Batch || x.Dim(1) != n.Size || x.Dim(2) != n.Size || x.Dim(3) != n.Channels {
 		return fmt.Errorf("cuda: batch of shape %v for a U-Net planned for [%d, %d, %d, %d]", x.Shape, n.Batch, n.Size, n.Size, n.Channels)
 	}
-	v := x.Contiguous().Values()
-	if n.hostX != nil {
-		// The staging buffer may still be read by the last queued copy.
-		if err := n.d.Sync(); err != nil {
-			return err
-		}
-		v = n.hostX[:copy(n.hostX, v)]
+	if err := n.stage.Upload(n.x, x.Contiguous().Values()); err != nil {
+		return err
 	}
-	n.d.Upload(n.x, v)
 	if targets != nil {
 		if len(targets) != n.rows {
 			return fmt.Errorf("cuda: %d targets for %d pixels", len(targets), n.rows)
