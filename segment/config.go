@@ -46,6 +46,20 @@ type Config struct {
 	// factor, log-uniform in [1/(1+Zoom), 1+Zoom]; 0 keeps the images'
 	// own scale.
 	Zoom float64 `json:"zoom,omitempty"`
+	// ObjectCrops is the fraction of training crops placed on a randomly
+	// chosen object (any placement that has one of its pixels inside),
+	// the others anywhere; nnU-Net places a third of its patches on
+	// foreground so that sparse images still teach the objects. 0 places
+	// every crop anywhere.
+	ObjectCrops float64 `json:"object_crops,omitempty"`
+	// Balance evens out the kinds of image (grey or colour, dark- or
+	// bright-field) in the crops an epoch draws: each kind's share is
+	// proportional to n^(1-Balance) for its n training images, so 0 keeps
+	// every image's one crop an epoch (the kinds in proportion to their
+	// images), 1 gives each kind the same share, and 0.5 shares in
+	// proportion to √n. Above 0, the epoch's images are drawn with
+	// replacement.
+	Balance float64 `json:"balance,omitempty"`
 	// Holdout is the fraction of images kept out of training for
 	// validation, chosen with Seed and recorded in run.json.
 	Holdout float64 `json:"holdout"`
@@ -139,6 +153,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("segment: crop size %d is not a positive multiple of %d (2^depth)", c.Size, m)
 	case !(c.Holdout > 0 && c.Holdout < 1):
 		return fmt.Errorf("segment: hold-out fraction %g outside (0, 1)", c.Holdout)
+	case !(c.ObjectCrops >= 0 && c.ObjectCrops <= 1) || !(c.Balance >= 0 && c.Balance <= 1):
+		return fmt.Errorf("segment: object crops %g and balance %g: each must be in [0, 1]", c.ObjectCrops, c.Balance)
 	case !(c.Zoom >= 0 && c.Zoom <= 3):
 		return fmt.Errorf("segment: zoom %g outside [0, 3]", c.Zoom)
 	case !(c.LR > 0) || c.WeightDecay < 0 || !(c.BoundaryWeight > 0):

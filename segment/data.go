@@ -16,6 +16,38 @@ type trainImage struct {
 	lab     []int32      // the labels, for zoomed crops (Config.Zoom)
 	star    *starTargets // ray targets, for a star-convex head (Config.Head "star")
 	contact []uint8      // contactMap, with Config.ContactWeight
+	objects []int32      // one pixel of each object, for crops placed on objects (Config.ObjectCrops)
+	kind    imageKind    // what kind of microscopy, for Config.Balance
+}
+
+// imageKind tells the kinds of image apart that Config.Balance evens out:
+// colour or grey, and dark-field (fluorescence) or bright-field (inverted
+// by normalisation).
+type imageKind uint8
+
+func kindOf(colour, bright bool) imageKind {
+	k := imageKind(0)
+	if colour {
+		k |= 2
+	}
+	if bright {
+		k |= 1
+	}
+	return k
+}
+
+// kindCounts returns how many of images are of each kind.
+func kindCounts(images []trainImage) [4]int {
+	var n [4]int
+	for _, im := range images {
+		n[im.kind]++
+	}
+	return n
+}
+
+// String names the kind as the README's tables do.
+func (k imageKind) String() string {
+	return [4]string{"grey fluorescence", "grey brightfield", "colour dark-field", "colour brightfield"}[k]
 }
 
 // evalImage is a hold-out image: its normalised plane and true labels.
@@ -54,12 +86,15 @@ func loadTrain(samples []Sample, cfg Config) ([]trainImage, error) {
 	channels, rays, zoom := cfg.InChannels(), cfg.Instance.Rays, cfg.Zoom > 0
 	out := make([]trainImage, len(samples))
 	err := loadImages(samples, func(i int, img *tensor.Tensor, l *Labels) {
-		plane := normalize(img, channels)
+		plane, bright := normalizeKind(img, channels)
 		q := make([]uint8, len(plane))
 		for k, v := range plane {
 			q[k] = uint8(v*255 + 0.5)
 		}
-		out[i] = trainImage{w: l.W, h: l.H, c: channels, q: q}
+		out[i] = trainImage{w: l.W, h: l.H, c: channels, q: q, kind: kindOf(img.Dim(2) == 3, bright)}
+		if cfg.ObjectCrops > 0 {
+			out[i].objects = objectPixels(l)
+		}
 		switch {
 		case rays > 0:
 			out[i].star = newStarTargets(l, rays)
@@ -73,6 +108,41 @@ func loadTrain(samples []Sample, cfg Config) ([]trainImage, error) {
 		}
 	})
 	return out, err
+}
+
+// objectPixels returns one pixel of each object of l, the middle one of
+// its pixels in row-major order, so that a crop can be placed on it.
+func objectPixels(l *Labels) []int32 {
+	counts := map[int32]int32{}
+	for _, v := range l.Pix {
+		if v != 0 {
+			counts[v]++
+		}
+	}
+	seen := make(map[int32]int32, len(counts))
+	out := make([]int32, 0, len(counts))
+	for p, v := range l.Pix {
+		if v == 0 {
+			continue
+		}
+		if seen[v] == counts[v]/2 {
+			out = append(out, int32(p))
+		}
+		seen[v]++
+	}
+	return out
+}
+
+// onObject decides, with probability objects, to place a crop on an
+// object of im, and then returns a randomly chosen object's pixel (x, y);
+// ok is false otherwise and for an image without objects. With objects 0
+// it draws nothing from rng.
+func onObject(im *trainImage, objects float64, rng *rand.Rand) (x, y int, ok bool) {
+	if objects <= 0 || len(im.objects) == 0 || rng.Float64() >= objects {
+		return 0, 0, false
+	}
+	p := int(im.objects[rng.IntN(len(im.objects))])
+	return p % im.w, p / im.w, true
 }
 
 func loadEval(samples []Sample, channels int) ([]evalImage, error) {
@@ -92,10 +162,18 @@ func loadEval(samples []Sample, channels int) ([]evalImage, error) {
 // into pt and the ray distances, renumbered by perms for the turn (see
 // turnPerms), into dt. Images smaller than the crop are mirrored
 // at their edges (their rays are then those of the mirrored pixel, not
-// turned with the mirror).
-func fillCrop(im *trainImage, size int, rng *rand.Rand, x []float32, t []int, e, pt, dt []float32, perms *[8][]int) {
-	x0 := rng.IntN(max(im.w-size, 0) + 1)
-	y0 := rng.IntN(max(im.h-size, 0) + 1)
+// turned with the mirror). With probability objects the crop is placed
+// so that a randomly chosen object of im lies in it (see onObject), else
+// anywhere in the image.
+func fillCrop(im *trainImage, size int, objects float64, rng *rand.Rand, x []float32, t []int, e, pt, dt []float32, perms *[8][]int) {
+	var x0, y0 int
+	if cx, cy, ok := onObject(im, objects, rng); ok {
+		x0 = min(max(cx-rng.IntN(size), 0), max(im.w-size, 0))
+		y0 = min(max(cy-rng.IntN(size), 0), max(im.h-size, 0))
+	} else {
+		x0 = rng.IntN(max(im.w-size, 0) + 1)
+		y0 = rng.IntN(max(im.h-size, 0) + 1)
+	}
 	d := rng.IntN(8)
 	gain := 0.8 + 0.4*rng.Float32()
 	shift := 0.2*rng.Float32() - 0.1
@@ -141,11 +219,17 @@ func fillCrop(im *trainImage, size int, rng *rand.Rand, x []float32, t []int, e,
 // to the zoomed labels, so boundaries stay one pixel wide), and im.contact
 // (when set) into e, read at the nearest pixel. lab is scratch space for
 // (size+2)^2 labels.
-func fillZoomedCrop(im *trainImage, size int, zoom float64, rng *rand.Rand, x []float32, t []int, e []float32, lab []int32) {
+func fillZoomedCrop(im *trainImage, size int, zoom, objects float64, rng *rand.Rand, x []float32, t []int, e []float32, lab []int32) {
 	z := math.Exp((2*rng.Float64() - 1) * math.Log1p(zoom))
 	side := float64(size) / z
-	x0 := rng.Float64() * max(float64(im.w)-side, 0)
-	y0 := rng.Float64() * max(float64(im.h)-side, 0)
+	var x0, y0 float64
+	if cx, cy, ok := onObject(im, objects, rng); ok {
+		x0 = min(max(float64(cx)+0.5-rng.Float64()*side, 0), max(float64(im.w)-side, 0))
+		y0 = min(max(float64(cy)+0.5-rng.Float64()*side, 0), max(float64(im.h)-side, 0))
+	} else {
+		x0 = rng.Float64() * max(float64(im.w)-side, 0)
+		y0 = rng.Float64() * max(float64(im.h)-side, 0)
+	}
 	d := rng.IntN(8)
 	gain := 0.8 + 0.4*rng.Float32()
 	shift := 0.2*rng.Float32() - 0.1

@@ -33,16 +33,23 @@ func Normalize(img *tensor.Tensor) []float32 {
 	if img.Dims() != 3 || (img.Dim(2) != 1 && img.Dim(2) != 3) {
 		panic(fmt.Sprintf("segment: Normalize: image shape %v, want [H, W, 1 or 3]", img.Shape))
 	}
-	out := greyPlane(img)
+	out, _ := normalizeGrey(img)
+	return out
+}
+
+// normalizeGrey is Normalize, also saying whether the image was inverted
+// (a bright field).
+func normalizeGrey(img *tensor.Tensor) (out []float32, inverted bool) {
+	out = greyPlane(img)
 	stretch(out, out)
 	var sum float64
 	for _, y := range out {
 		sum += float64(y)
 	}
-	if sum > 0.5*float64(len(out)) {
+	if inverted = sum > 0.5*float64(len(out)); inverted {
 		invert(out)
 	}
-	return out
+	return out, inverted
 }
 
 // stretch writes v scaled so that its 1st percentile maps to 0 and its
@@ -79,13 +86,21 @@ func NormalizeColour(img *tensor.Tensor) []float32 {
 	if img.Dims() != 3 || (img.Dim(2) != 1 && img.Dim(2) != 3) {
 		panic(fmt.Sprintf("segment: NormalizeColour: image shape %v, want [H, W, 1 or 3]", img.Shape))
 	}
+	out, _ := normalizeColour(img)
+	return out
+}
+
+// normalizeColour is NormalizeColour, also saying whether the image was
+// inverted (a bright field).
+func normalizeColour(img *tensor.Tensor) (out []float32, inverted bool) {
 	n := img.Dim(0) * img.Dim(1)
-	out := make([]float32, 3*n)
+	out = make([]float32, 3*n)
 	if img.Dim(2) == 1 {
-		for i, v := range Normalize(img) {
+		grey, inv := normalizeGrey(img)
+		for i, v := range grey {
 			out[3*i], out[3*i+1], out[3*i+2] = v, v, v
 		}
-		return out
+		return out, inv
 	}
 	v := img.Contiguous().Values()
 	ch := make([]float32, n)
@@ -102,18 +117,25 @@ func NormalizeColour(img *tensor.Tensor) []float32 {
 	for i := range n {
 		sum += float64(0.299*out[3*i] + 0.587*out[3*i+1] + 0.114*out[3*i+2])
 	}
-	if sum > 0.5*float64(n) {
+	if inverted = sum > 0.5*float64(n); inverted {
 		invert(out)
 	}
-	return out
+	return out, inverted
 }
 
 // normalize is NormalizeColour for three channels, else Normalize.
 func normalize(img *tensor.Tensor, channels int) []float32 {
+	out, _ := normalizeKind(img, channels)
+	return out
+}
+
+// normalizeKind is normalize, also saying whether the image was inverted
+// (a bright field).
+func normalizeKind(img *tensor.Tensor, channels int) ([]float32, bool) {
 	if channels == 3 {
-		return NormalizeColour(img)
+		return normalizeColour(img)
 	}
-	return Normalize(img)
+	return normalizeGrey(img)
 }
 
 // percentiles returns the p-th and q-th percentiles of v, read from a

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -262,6 +263,15 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 	}
 	fmt.Fprintf(log, "U-Net base %d depth %d, %s head%s: %d parameters; %d training / %d hold-out images; %d steps of %d crops of %d px per epoch; %d threads\n",
 		cfg.Base, cfg.Depth, headName(cfg), loss, nn.NumParams(tr.model.Net), len(tr.train), len(tr.val), tr.spe, cfg.Batch, cfg.Size, tensor.Threads())
+	if cfg.Balance > 0 {
+		var kinds []string
+		for k, c := range kindCounts(tr.train) {
+			if c > 0 {
+				kinds = append(kinds, fmt.Sprintf("%d %s", c, imageKind(k)))
+			}
+		}
+		fmt.Fprintf(log, "balancing %s training images (balance %g)\n", strings.Join(kinds, ", "), cfg.Balance)
+	}
 	if opt.Device == DeviceCUDA {
 		if tr.gpu, err = newGPU(tr, log); err != nil {
 			return nil, loopState{}, err
@@ -278,7 +288,7 @@ func (tr *trainer) loop(ctx context.Context, st loopState) (*TrainSummary, error
 		t0 := time.Now()
 		mark := t0
 		crops := 0
-		perm := rand.New(rand.NewPCG(cfg.Seed, uint64(st.Epoch))).Perm(len(tr.train))
+		perm := tr.epochImages(st.Epoch)
 		bar := progress.New(tr.log, tr.spe, fmt.Sprintf("epoch %d/%d", st.Epoch+1, cfg.Epochs))
 		for st.Batch < tr.spe {
 			if ctx.Err() != nil {
@@ -354,6 +364,32 @@ func (tr *trainer) loop(ctx context.Context, st loopState) (*TrainSummary, error
 	return &TrainSummary{Epochs: st.Epoch, BestEpoch: st.BestEpoch, Best: st.Best, Seconds: st.Elapsed}, nil
 }
 
+// epochImages returns the training images of an epoch's crops in the
+// order the steps take them, drawn from the seed and the epoch alone (so a
+// resumed run draws them again): a permutation of every image, or with
+// Config.Balance a weighted draw of as many, with replacement, in which
+// each kind of image (see imageKind) has a share of the crops
+// proportional to n^(1-Balance) for its n images.
+func (tr *trainer) epochImages(epoch int) []int {
+	rng := rand.New(rand.NewPCG(tr.cfg.Seed, uint64(epoch)))
+	if tr.cfg.Balance == 0 {
+		return rng.Perm(len(tr.train))
+	}
+	n := kindCounts(tr.train)
+	cum := make([]float64, len(tr.train))
+	sum := 0.0
+	for i, im := range tr.train {
+		sum += math.Pow(float64(n[im.kind]), -tr.cfg.Balance)
+		cum[i] = sum
+	}
+	out := make([]int, len(tr.train))
+	for k := range out {
+		i, _ := slices.BinarySearch(cum, rng.Float64()*sum)
+		out[k] = min(i, len(cum)-1)
+	}
+	return out
+}
+
 // step trains on one batch of random crops of the images idx.
 func (tr *trainer) step(idx []int, st loopState) (float32, error) {
 	s := tr.cfg.Size
@@ -374,13 +410,13 @@ func (tr *trainer) step(idx []int, st loopState) (float32, error) {
 		}
 		if tr.cfg.Zoom > 0 {
 			tr.lab = resize(tr.lab, (s+2)*(s+2))
-			fillZoomedCrop(&tr.train[i], s, tr.cfg.Zoom, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], e, tr.lab)
+			fillZoomedCrop(&tr.train[i], s, tr.cfg.Zoom, tr.cfg.ObjectCrops, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], e, tr.lab)
 		} else {
 			var pt, dt []float32
 			if r := tr.cfg.Instance.Rays; r > 0 {
 				pt, dt = tr.pt[k*s*s:(k+1)*s*s], tr.dt[k*s*s*r:(k+1)*s*s*r]
 			}
-			fillCrop(&tr.train[i], s, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], e, pt, dt, &tr.perms)
+			fillCrop(&tr.train[i], s, tr.cfg.ObjectCrops, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], e, pt, dt, &tr.perms)
 		}
 	}
 	lr := tr.sched.LR(st.Step)
