@@ -52,8 +52,8 @@ type Config struct {
 	// foreground so that sparse images still teach the objects. 0 places
 	// every crop anywhere.
 	ObjectCrops float64 `json:"object_crops,omitempty"`
-	// Balance evens out the kinds of image (grey or colour, dark- or
-	// bright-field) in the crops an epoch draws: each kind's share is
+	// Balance evens out the kinds of image (grey or colour, fluorescence
+	// or brightfield) in the crops an epoch draws: each kind's share is
 	// proportional to n^(1-Balance) for its n training images, so 0 keeps
 	// every image's one crop an epoch (the kinds in proportion to their
 	// images), 1 gives each kind the same share, and 0.5 shares in

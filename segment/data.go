@@ -21,8 +21,9 @@ type trainImage struct {
 }
 
 // imageKind tells the kinds of image apart that Config.Balance evens out:
-// colour or grey, and dark-field (fluorescence) or bright-field (inverted
-// by normalisation).
+// colour or grey (three channels as stored, or one), and fluorescence or
+// brightfield (bright objects on a dark background, or dark ones on a
+// bright background, which normalisation inverts).
 type imageKind uint8
 
 func kindOf(colour, bright bool) imageKind {
@@ -45,9 +46,9 @@ func kindCounts(images []trainImage) [4]int {
 	return n
 }
 
-// String names the kind as the README's tables do.
+// String names the kind.
 func (k imageKind) String() string {
-	return [4]string{"grey fluorescence", "grey brightfield", "colour dark-field", "colour brightfield"}[k]
+	return [4]string{"grey fluorescence", "grey brightfield", "colour fluorescence", "colour brightfield"}[k]
 }
 
 // evalImage is a hold-out image: its normalised plane and true labels.

@@ -101,7 +101,7 @@ report.html, with the errors sorted by kind).`,
 	f.BoolVar(&cfg.Colour, "colour", false, "feed the network the three colour channels, not grey (stained brightfield, H&E)")
 	f.Float64Var(&cfg.Zoom, "zoom", 0, "zoom each crop by a random factor in [1/(1+z), 1+z] (0: none)")
 	f.Float64Var(&cfg.ObjectCrops, "object-crops", 0, "fraction of training crops placed on a random object (0: all anywhere)")
-	f.Float64Var(&cfg.Balance, "balance", 0, "even out grey/colour and dark/bright-field images in each epoch's crops: each kind's share goes as n^(1-b) for its n images (0: off, 1: equal shares)")
+	f.Float64Var(&cfg.Balance, "balance", 0, "even out grey/colour and fluorescence/brightfield images in each epoch's crops: each kind's share goes as n^(1-b) for its n images (0: off, 1: equal shares)")
 	f.Float64Var(&cfg.Holdout, "holdout", d.Holdout, "fraction of images held out for validation (seeded)")
 	f.Uint64Var(&cfg.Seed, "seed", d.Seed, "random seed: hold-out, weights, crops")
 	f.IntVar(&cfg.ValEvery, "val-every", d.ValEvery, "epochs between hold-out validations (the last is always validated)")
