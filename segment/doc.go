@@ -24,10 +24,10 @@
 //   - Segment: tiled inference with overlapping windows for images of any
 //     size, stitching objects that cross window borders.
 //   - Train, Load, Model: the training loop (random crops with flips and
-//     quarter turns, optionally zoomed, placed on objects or balanced across
-//     kinds of image, AdamW, optionally U-Net's contact
-//     weight map in the loss (contactMap), checkpoints written atomically,
-//     exact resume, a seeded hold-out recorded in run.json) and the trained
+//     quarter turns, optionally zoomed, placed on objects or balanced
+//     across kinds of image, AdamW, optionally U-Net's contact weight map
+//     in the loss (contactMap), checkpoints written atomically, exact
+//     resume, a seeded hold-out recorded in run.json) and the trained
 //     model.
 //   - TuneRun: the two thresholds (foreground and seed, or object
 //     probability and NMS overlap), the smallest object kept and the least

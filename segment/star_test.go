@@ -246,6 +246,8 @@ func TestStarConfigRefusals(t *testing.T) {
 		{func(c *Config) { c.ContactWeight = -1 }, "contact weight -1"},
 		{func(c *Config) { c.Head = HeadStar; c.Instance.MinConfidence = 0.8 }, "--min-confidence"},
 		{func(c *Config) { c.Instance.MinConfidence = 1 }, "minimum confidence 1"},
+		{func(c *Config) { c.ObjectCrops = 1.5 }, "object crops 1.5"},
+		{func(c *Config) { c.Balance = -0.5 }, "balance -0.5"},
 	} {
 		cfg := Config{Data: "x"}
 		c.edit(&cfg)
