@@ -61,9 +61,14 @@ type Config struct {
 	// replacement.
 	Balance float64 `json:"balance,omitempty"`
 	// Holdout is the fraction of images kept out of training for
-	// validation, chosen with Seed and recorded in run.json.
+	// validation, chosen with Seed (or HoldoutSeed) and recorded in
+	// run.json.
 	Holdout float64 `json:"holdout"`
 	Seed    uint64  `json:"seed"`
+	// HoldoutSeed, when not 0, draws the hold-out in place of Seed, so
+	// that runs of different Seeds (weights and crops) can share one
+	// hold-out and their spread be measured on it.
+	HoldoutSeed uint64 `json:"holdout_seed,omitempty"`
 	// ValEvery is how many epochs pass between validations on the hold-out
 	// images (the last epoch is always validated).
 	ValEvery int `json:"val_every"`
@@ -233,6 +238,15 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return data.WriteFileAtomic(path, append(b, '\n'))
+}
+
+// holdoutSeed returns the seed that draws the hold-out: HoldoutSeed, or
+// Seed when it is 0.
+func (c Config) holdoutSeed() uint64 {
+	if c.HoldoutSeed != 0 {
+		return c.HoldoutSeed
+	}
+	return c.Seed
 }
 
 // SplitHoldout chooses round(frac * n) of the samples, at least one and

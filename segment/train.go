@@ -179,7 +179,7 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 	if len(ds.Samples) < 2 {
 		return nil, loopState{}, fmt.Errorf("segment: %s has %d image; training needs two or more (one is held out)", cfg.Data, len(ds.Samples))
 	}
-	trainNames, holdNames := SplitHoldout(ds.Samples, cfg.Holdout, cfg.Seed)
+	trainNames, holdNames := SplitHoldout(ds.Samples, cfg.Holdout, cfg.holdoutSeed())
 	info := &RunInfo{Config: cfg, Kind: "segment", Fingerprint: ds.Fingerprint(), Train: trainNames, Holdout: holdNames,
 		Threads: tensor.Threads(), Version: opt.Version}
 	if opt.Device == DeviceCUDA {

@@ -104,6 +104,7 @@ report.html, with the errors sorted by kind).`,
 	f.Float64Var(&cfg.Balance, "balance", 0, "even out grey/colour and fluorescence/brightfield images in each epoch's crops: each kind's share goes as n^(1-b) for its n images (0: off, 1: equal shares)")
 	f.Float64Var(&cfg.Holdout, "holdout", d.Holdout, "fraction of images held out for validation (seeded)")
 	f.Uint64Var(&cfg.Seed, "seed", d.Seed, "random seed: hold-out, weights, crops")
+	f.Uint64Var(&cfg.HoldoutSeed, "holdout-seed", 0, "draw the hold-out with this seed instead of --seed, so that runs of several seeds share one hold-out (0: --seed)")
 	f.IntVar(&cfg.ValEvery, "val-every", d.ValEvery, "epochs between hold-out validations (the last is always validated)")
 	f.IntVar(&cfg.CheckpointEvery, "checkpoint-every", d.CheckpointEvery, "steps between mid-epoch checkpoints (0: epoch ends only)")
 	f.BoolVar(&cfg.TTA, "tta", false, "average over four quarter turns at inference")
