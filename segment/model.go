@@ -3,7 +3,6 @@ package segment
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -36,42 +35,59 @@ func NewModel(rng *rand.Rand, cfg Config) *Model {
 	return &Model{Net: net, Depth: cfg.Depth, Channels: cfg.InChannels(), Tile: cfg.Tile, Instance: cfg.Instance, TTA: cfg.TTA}
 }
 
-// Load reads a run directory's model: its best weights (or, for a run that
-// never validated, the last checkpoint's), in evaluation mode, with the
-// thresholds tuned on its hold-out if it has them (RunInfo.Tuning).
+// Load reads a run directory's model in evaluation mode: its last weights
+// (a run's model), or the weights its thresholds were tuned for when
+// run.json records others (RunInfo.Tuning, whose thresholds Load uses in
+// place of the run's configured ones). Runs tuned before the tuned file
+// was recorded tuned their best weights, which Load then reads.
 func Load(dir string) (*Model, *RunInfo, error) {
 	ri, err := ReadRunInfo(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := ri.Config.WithDefaults()
-	m := NewModel(rand.New(rand.NewPCG(0, 0)), cfg)
+	file := CheckpointFile
+	switch {
+	case ri.Tuning != nil && ri.Tuning.Weights != "":
+		file = ri.Tuning.Weights
+	case ri.Tuning != nil && fileExists(filepath.Join(dir, BestFile)):
+		file = BestFile
+	}
+	m, err := loadModel(dir, ri, file)
+	return m, ri, err
+}
+
+// loadModel builds ri's model with the weights of dir's file, in
+// evaluation mode, with ri's tuned thresholds if it has them.
+func loadModel(dir string, ri *RunInfo, file string) (*Model, error) {
+	m := NewModel(rand.New(rand.NewPCG(0, 0)), ri.Config.WithDefaults())
 	if ri.Tuning != nil {
 		m.Instance = ri.Tuning.Instance.WithDefaults()
 	}
-	m.Weights = filepath.Join(dir, BestFile)
-	if _, err := os.Stat(m.Weights); err == nil {
-		if err := nn.LoadFile(m.Net, m.Weights); err != nil {
-			return nil, nil, err
-		}
-	} else {
-		m.Weights = filepath.Join(dir, CheckpointFile)
-		sd, _, err := nn.ReadStateFile(m.Weights)
-		if err != nil {
-			return nil, nil, fmt.Errorf("segment: %s holds no weights: %w", dir, err)
-		}
-		var own []nn.NamedTensor
-		for _, t := range sd {
-			if !strings.HasPrefix(t.Name, "optim.") {
-				own = append(own, t)
-			}
-		}
-		if err := nn.LoadStateDict(m.Net, own, true); err != nil {
-			return nil, nil, fmt.Errorf("segment: %s: %w", m.Weights, err)
-		}
+	m.Weights = filepath.Join(dir, file)
+	if err := loadWeights(m.Net, m.Weights); err != nil {
+		return nil, err
 	}
 	nn.SetTraining(m.Net, false)
-	return m, ri, nil
+	return m, nil
+}
+
+// loadWeights reads a network's weights from a weights file or a
+// checkpoint (whose optimizer state it leaves out).
+func loadWeights(net *models.UNet, path string) error {
+	sd, _, err := nn.ReadStateFile(path)
+	if err != nil {
+		return fmt.Errorf("segment: %s holds no weights: %w", filepath.Dir(path), err)
+	}
+	var own []nn.NamedTensor
+	for _, t := range sd {
+		if !strings.HasPrefix(t.Name, "optim.") {
+			own = append(own, t)
+		}
+	}
+	if err := nn.LoadStateDict(net, own, true); err != nil {
+		return fmt.Errorf("segment: %s: %w", path, err)
+	}
+	return nil
 }
 
 // Segment finds the objects of an image ([H, W, C] in [0, 1]): Normalize

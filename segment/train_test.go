@@ -42,6 +42,7 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 	if len(ri.Holdout) != 3 || len(ri.Train) != 13 {
 		t.Errorf("hold-out of %d and %d training images, want 3 and 13", len(ri.Holdout), len(ri.Train))
 	}
+	checkLoadedWeights(t, out, ri, m)
 	// A new image, larger than a window, with touching nuclei.
 	rng := rand.New(rand.NewPCG(99, 1))
 	discs := randomDiscs(rng, 112, 96, 14, 4, 8, -1)
@@ -141,5 +142,46 @@ func TestHoldoutSeed(t *testing.T) {
 	w1, w2 := nn.StateDict(one.model.Net)[0].Value.Values(), nn.StateDict(shared.model.Net)[0].Value.Values()
 	if slices.Equal(w1, w2) {
 		t.Errorf("seeds 1 and 2 sharing a hold-out start from the same weights")
+	}
+}
+
+// checkLoadedWeights checks that a trained run's thresholds were tuned
+// for its last weights, which Load reads, and that a run tuned before the
+// tuned file was recorded loads its best weights, an untuned one its last.
+func checkLoadedWeights(t *testing.T, out string, ri *RunInfo, m *Model) {
+	t.Helper()
+	if ri.Tuning == nil || ri.Tuning.Weights != CheckpointFile || m.Weights != filepath.Join(out, CheckpointFile) {
+		t.Fatalf("tuned %+v, loaded %s: want the last weights (%s) tuned and loaded", ri.Tuning, m.Weights, CheckpointFile)
+	}
+	first := func(net *Model) []float32 { return nn.StateDict(net.Net)[0].Value.Values() }
+	ck := NewModel(rand.New(rand.NewPCG(5, 5)), ri.Config.WithDefaults())
+	if err := loadWeights(ck.Net, filepath.Join(out, CheckpointFile)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(first(m), first(ck)) {
+		t.Error("Load's weights are not the checkpoint's")
+	}
+	for _, c := range []struct {
+		tuning *Tuning
+		want   string
+	}{
+		{&Tuning{Instance: ri.Tuning.Instance}, BestFile}, // tuned before Weights was recorded
+		{nil, CheckpointFile},
+	} {
+		legacy := *ri
+		legacy.Tuning = c.tuning
+		if err := writeJSON(filepath.Join(out, RunFile), &legacy); err != nil {
+			t.Fatal(err)
+		}
+		m, _, err := Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Weights != filepath.Join(out, c.want) {
+			t.Errorf("tuning %+v: loaded %s, want %s", c.tuning, m.Weights, c.want)
+		}
+	}
+	if err := writeJSON(filepath.Join(out, RunFile), ri); err != nil {
+		t.Fatal(err)
 	}
 }

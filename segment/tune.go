@@ -29,6 +29,10 @@ type Tuning struct {
 	// the halves), so no image's score comes from thresholds fitted to it.
 	CrossVal float64 `json:"score_cross_validated"`
 	TTA      bool    `json:"tta"` // whether the probabilities were averaged over quarter turns
+	// Weights is the run's file whose weights were tuned (CheckpointFile:
+	// the last weights; empty in runs tuned before it was recorded, which
+	// tuned BestFile), and which Load reads.
+	Weights string `json:"weights,omitempty"`
 }
 
 // tuneGrid is the set of values searched for the probability thresholds,
@@ -247,11 +251,16 @@ func tuneModel(m *Model, images []evalImage, log io.Writer) *Tuning {
 // the Data Science Bowl score on its hold-out images, as StarDist's optimize_thresholds does on validation
 // images, by coordinate ascent over a grid, and reports how much of the
 // gain survives on images the thresholds were not fitted to
-// (Tuning.CrossVal). It uses the weights Load chooses, starts from the
-// run's configured thresholds, keeps its test-time augmentation setting,
-// and records the result in its run.json.
+// (Tuning.CrossVal). It tunes the run's last weights (CheckpointFile),
+// starts from the run's configured thresholds, keeps its test-time
+// augmentation setting, and records the result in its run.json, where
+// Load finds it.
 func TuneRun(dir string, log io.Writer) (*Tuning, error) {
-	m, ri, err := Load(dir)
+	ri, err := ReadRunInfo(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := loadModel(dir, ri, CheckpointFile)
 	if err != nil {
 		return nil, err
 	}
@@ -272,5 +281,6 @@ func TuneRun(dir string, log io.Writer) (*Tuning, error) {
 		return nil, err
 	}
 	ri.Tuning = tuneModel(m, val, log)
+	ri.Tuning.Weights = CheckpointFile
 	return ri.Tuning, writeJSON(filepath.Join(dir, RunFile), ri)
 }

@@ -52,9 +52,10 @@ func newSegmentTrainCmd() *cobra.Command {
 split is recorded in RUN/run.json. Checkpoints are written atomically; --resume
 continues a stopped run exactly where it stopped. At the end the probability
 thresholds that make objects, the smallest object kept and the least confidence
-an object needs are tuned on the hold-out images for the best weights (see "segment tune"; --no-tune keeps the
-defaults), and the best weights are evaluated on the hold-out images (eval.json,
-report.html, with the errors sorted by kind).`,
+an object needs are tuned on the hold-out images for the last weights (see "segment tune"; --no-tune keeps the
+defaults), and the last weights are evaluated on the hold-out images (eval.json,
+report.html, with the errors sorted by kind). best.safetensors keeps the weights of
+the best validation, at the default thresholds, for comparison.`,
 		Example: `  deepscope segment train --data ../shared/data/dsb2018 --out runs/dsb --epochs 50
   deepscope segment train --resume --out runs/dsb
   deepscope segment train --device cuda --data ../shared/data/dsb2018 --out runs/dsb-gpu --epochs 95`,
@@ -290,7 +291,8 @@ func newSegmentEvalCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "eval --model RUN [--data DIR] [flags]",
 		Short: "Score a segmentation run: Data Science Bowl metric, AP at IoU 0.5, Dice, count error, errors by kind; report.html",
-		Long: `eval segments labelled images with a run's best weights and scores them: the 2018
+		Long: `eval segments labelled images with a run's model (the weights its thresholds were tuned
+for) and scores them: the 2018
 Data Science Bowl's metric (per image, the mean over IoU thresholds 0.50, 0.55, ...,
 0.95 of TP/(TP+FP+FN); then the mean over images), AP at IoU 0.5, foreground Dice
 and the error in the object count, and it sorts the errors at IoU 0.5 by kind: true
