@@ -287,6 +287,15 @@ func (p *MaxPool) Forward(d *Device, x, y Mem) {
 	d.dnnCheck("cudnnPoolingForward", cudnn.poolFwd.call(d.dnn, p.pool, ptr(&ab[0]), p.x, x.Ptr, ptr(&ab[1]), p.y, y.Ptr))
 }
 
+// Destroy releases the descriptors.
+func (p *MaxPool) Destroy(d *Device) {
+	d.enter()
+	defer d.leave()
+	cudnn.destroyTensor.call(p.x)
+	cudnn.destroyTensor.call(p.y)
+	cudnn.destroyPool.call(p.pool)
+}
+
 // Backward sets dx from dy after a Forward of x giving y.
 func (p *MaxPool) Backward(d *Device, x, y, dy, dx Mem) {
 	if d.err != nil {

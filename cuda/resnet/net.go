@@ -21,24 +21,11 @@ import (
 	"github.com/deepscope/deepscope/nn"
 )
 
-// unit is a convolution followed by its batch norm.
-type unit struct {
-	shape cuda.ConvShape
-	conv  *cuda.Conv
-	w, dw cuda.Mem
-	bn    *cuda.BatchNorm
-	relu  bool
-	rows  int      // output rows N*OH*OW
-	x     cuda.Mem // input of the last forward
-	y, z  cuda.Mem // convolution and batch-norm outputs
-	dy    cuda.Mem // gradient at the convolution's output
-}
-
 // block is a residual block: units in a row, the last adding the shortcut
 // (identity or the down unit) before its ReLU.
 type block struct {
-	units []*unit
-	down  *unit
+	units []*netstate.Unit
+	down  *netstate.Unit
 	x     cuda.Mem
 	dres  cuda.Mem   // gradient at the block's output after the ReLU mask
 	dmid  []cuda.Mem // gradients at the inner units' outputs
@@ -61,7 +48,7 @@ type Net struct {
 	m  *models.ResNet
 	st *netstate.State
 
-	stem   *unit
+	stem   *netstate.Unit
 	pool   *cuda.MaxPool
 	pooled cuda.Mem // after the max-pool
 	dstem  cuda.Mem // gradient at the stem's output (the max-pool's input)
@@ -75,6 +62,7 @@ type Net struct {
 	logits, dlogits     cuda.Mem
 	dgap, dfeat         cuda.Mem
 	targets, cw, loss   cuda.Mem
+	cwUp                []float32 // the ClassWeights on the device
 	lossHost            []float32
 	labels32            []int32
 	sumsq               cuda.Mem
@@ -87,7 +75,13 @@ func (n *Net) alloc(words int) (cuda.Mem, error) { return n.st.Alloc(words) }
 
 // Close frees the network's device memory and descriptors; the Net is not
 // usable afterwards. The Device stays open.
-func (n *Net) Close() { n.st.Close() }
+func (n *Net) Close() {
+	if n.pool != nil {
+		n.pool.Destroy(n.d)
+		n.pool = nil
+	}
+	n.st.Close()
+}
 
 // New plans m on d for batches of batch images of size×size×channels and
 // copies its parameters over. m must use batch norm (not group norm).
@@ -112,33 +106,12 @@ func New(d *cuda.Device, m nn.Module, batch, size, channels int) (*Net, error) {
 }
 
 // newUnit plans conv → bn on inputs of h×w×in.
-func (n *Net) newUnit(c *nn.Conv2d, norm models.Norm, h, w int) (*unit, error) {
+func (n *Net) newUnit(c *nn.Conv2d, norm models.Norm, h, w int) (*netstate.Unit, error) {
 	bn, ok := norm.(*nn.BatchNorm2d)
 	if !ok {
 		return nil, fmt.Errorf("cuda: the GPU runs batch norm, not %T (group-norm models train on the CPU)", norm)
 	}
-	cfg := c.Config()
-	if cfg.Groups != 1 || c.Bias != nil {
-		return nil, fmt.Errorf("cuda: grouped or biased convolutions are not supported on the GPU")
-	}
-	s := cuda.ConvShape{N: n.Batch, H: h, W: w, In: cfg.In, Out: cfg.Out, Kernel: cfg.Kernel, Stride: cfg.Stride, Padding: cfg.Padding}
-	oh, ow := s.OutSize()
-	u := &unit{shape: s, relu: bn.ReLU, rows: n.Batch * oh * ow}
-	var err error
-	if u.conv, err = n.st.Conv(s); err != nil {
-		return nil, err
-	}
-	u.w, u.dw, _ = n.st.View(c.Weight)
-	if u.bn, err = n.st.BatchNorm(bn); err != nil {
-		return nil, err
-	}
-	words := u.rows * cfg.Out
-	for _, m := range []*cuda.Mem{&u.y, &u.z, &u.dy} {
-		if *m, err = n.alloc(words); err != nil {
-			return nil, err
-		}
-	}
-	return u, nil
+	return n.st.Unit(c, bn, n.Batch, h, w)
 }
 
 // plan builds the units and buffers of the whole network.
@@ -151,8 +124,8 @@ func (n *Net) plan() error {
 	if n.stem, err = n.newUnit(r.Conv1, r.BN1, n.Size, n.Size); err != nil {
 		return err
 	}
-	h, w := n.stem.shape.OutSize()
-	c := n.stem.shape.Out
+	h, w := n.stem.Shape.OutSize()
+	c := n.stem.Shape.Out
 	if r.MaxPool != nil {
 		mp := r.MaxPool
 		if n.pool, err = n.d.NewMaxPool(n.Batch, h, w, c, mp.Kernel, mp.Stride, mp.Padding); err != nil {
@@ -186,7 +159,7 @@ func (n *Net) plan() error {
 	}
 	last := n.blocks[len(n.blocks)-1]
 	lu := last.units[len(last.units)-1]
-	n.featRows, n.featC = h*w, lu.shape.Out
+	n.featRows, n.featC = h*w, lu.Shape.Out
 	if r.Drop != nil {
 		n.dropP = r.Drop.P
 	}
@@ -224,10 +197,10 @@ func (n *Net) newBlock(convs []*nn.Conv2d, norms []models.Norm, down *nn.Sequent
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		h, w = u.shape.OutSize()
+		h, w = u.Shape.OutSize()
 		b.units = append(b.units, u)
 		if i < len(convs)-1 {
-			dm, err := n.alloc(u.rows * u.shape.Out)
+			dm, err := n.alloc(u.Rows * u.Shape.Out)
 			if err != nil {
 				return nil, 0, 0, err
 			}
@@ -236,7 +209,7 @@ func (n *Net) newBlock(convs []*nn.Conv2d, norms []models.Norm, down *nn.Sequent
 	}
 	last := b.units[len(b.units)-1]
 	var err error
-	if b.dres, err = n.alloc(last.rows * last.shape.Out); err != nil {
+	if b.dres, err = n.alloc(last.Rows * last.Shape.Out); err != nil {
 		return nil, 0, 0, err
 	}
 	if down != nil {
@@ -249,7 +222,7 @@ func (n *Net) newBlock(convs []*nn.Conv2d, norms []models.Norm, down *nn.Sequent
 			return nil, 0, 0, err
 		}
 		first := b.units[0]
-		if b.dx, err = n.alloc(n.Batch * ih * iw * first.shape.In); err != nil {
+		if b.dx, err = n.alloc(n.Batch * ih * iw * first.Shape.In); err != nil {
 			return nil, 0, 0, err
 		}
 	}

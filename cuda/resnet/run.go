@@ -3,29 +3,11 @@ package resnet
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/deepscope/deepscope/cuda"
 	"github.com/deepscope/deepscope/tensor"
 )
-
-// forward runs conv → bn(+res) → ReLU of u on x (queued).
-func (u *unit) forward(d *cuda.Device, x, res cuda.Mem, training bool) {
-	u.x = x
-	u.conv.Forward(d, x, u.w, u.y, 0)
-	u.bn.Forward(d, u.y, res, u.z, u.rows, training, u.relu)
-}
-
-// backward takes the gradient at u's output and adds the weight gradient;
-// the gradient at its input goes to dx (added to it when beta is 1), or
-// nowhere when dx.Ptr is 0. With addReLU, the masked gradient is also
-// written to dres.
-func (u *unit) backward(d *cuda.Device, dz, dres, dx cuda.Mem, beta float32, addReLU bool) {
-	u.bn.Backward(d, u.y, u.z, dz, dres, u.dy, u.rows, u.relu || addReLU)
-	u.conv.BackwardFilter(d, u.x, u.dy, u.dw, 1)
-	if dx.Ptr != 0 {
-		u.conv.BackwardData(d, u.w, u.dy, dx, beta)
-	}
-}
 
 // forward runs the block on x and returns its output.
 func (b *block) forward(d *cuda.Device, x cuda.Mem, training bool) cuda.Mem {
@@ -33,16 +15,16 @@ func (b *block) forward(d *cuda.Device, x cuda.Mem, training bool) cuda.Mem {
 	h := x
 	last := len(b.units) - 1
 	for _, u := range b.units[:last] {
-		u.forward(d, h, cuda.Mem{}, training)
-		h = u.z
+		u.Forward(d, h, cuda.Mem{}, training)
+		h = u.Z
 	}
 	s := x
 	if b.down != nil {
-		b.down.forward(d, x, cuda.Mem{}, training)
-		s = b.down.z
+		b.down.Forward(d, x, cuda.Mem{}, training)
+		s = b.down.Z
 	}
-	b.units[last].forward(d, h, s, training)
-	return b.units[last].z
+	b.units[last].Forward(d, h, s, training)
+	return b.units[last].Z
 }
 
 // backward takes the gradient at the block's output and returns the one at
@@ -56,19 +38,19 @@ func (b *block) backward(d *cuda.Device, dout cuda.Mem) cuda.Mem {
 	} else {
 		target = dx
 	}
-	b.units[last].backward(d, dout, b.dres, target, 0, true)
+	b.units[last].Backward(d, dout, b.dres, target, 0, true)
 	if b.down != nil {
 		dx = b.dx
-		b.down.backward(d, b.dres, cuda.Mem{}, dx, 0, false)
+		b.down.Backward(d, b.dres, cuda.Mem{}, dx, 0, false)
 		if last == 0 {
 			panic("cuda: a downsampling block of one unit")
 		}
 	}
 	for i := last - 1; i >= 0; i-- {
 		if i > 0 {
-			b.units[i].backward(d, b.dmid[i], cuda.Mem{}, b.dmid[i-1], 0, false)
+			b.units[i].Backward(d, b.dmid[i], cuda.Mem{}, b.dmid[i-1], 0, false)
 		} else {
-			b.units[0].backward(d, b.dmid[0], cuda.Mem{}, dx, 1, false)
+			b.units[0].Backward(d, b.dmid[0], cuda.Mem{}, dx, 1, false)
 		}
 	}
 	return dx
@@ -78,8 +60,8 @@ func (b *block) backward(d *cuda.Device, dout cuda.Mem) cuda.Mem {
 // n.logits (queued).
 func (n *Net) forward(training bool, seed uint64) {
 	d := n.d
-	n.stem.forward(d, n.x, cuda.Mem{}, training)
-	h := n.stem.z
+	n.stem.Forward(d, n.x, cuda.Mem{}, training)
+	h := n.stem.Z
 	if n.pool != nil {
 		n.pool.Forward(d, h, n.pooled)
 		h = n.pooled
@@ -117,10 +99,10 @@ func (n *Net) backward(dropped bool) {
 		g = n.blocks[i].backward(d, g)
 	}
 	if n.pool != nil {
-		n.pool.Backward(d, n.stem.z, n.pooled, g, n.dstem)
+		n.pool.Backward(d, n.stem.Z, n.pooled, g, n.dstem)
 		g = n.dstem
 	}
-	n.stem.backward(d, g, cuda.Mem{}, cuda.Mem{}, 0, false)
+	n.stem.Backward(d, g, cuda.Mem{}, cuda.Mem{}, 0, false)
 }
 
 // Upload copies a batch [n, Size, Size, Channels] (n <= Batch) and its
@@ -167,7 +149,10 @@ func (n *Net) Step(lr float64, seed uint64) error {
 				return err
 			}
 		}
-		d.Upload(n.cw, n.ClassWeights)
+		if !slices.Equal(n.cwUp, n.ClassWeights) { // uploaded once, again only when changed
+			d.Upload(n.cw, n.ClassWeights)
+			n.cwUp = slices.Clone(n.ClassWeights)
+		}
 		cw = n.cw
 	}
 	d.CrossEntropy(n.logits, n.targets, cw, n.Batch, n.Classes, n.LabelSmoothing, n.dlogits, n.loss)

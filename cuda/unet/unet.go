@@ -16,6 +16,7 @@ package unet
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/deepscope/deepscope/cuda"
 	"github.com/deepscope/deepscope/cuda/netstate"
@@ -25,48 +26,21 @@ import (
 	"github.com/deepscope/deepscope/tensor"
 )
 
-// unit is a 3x3 convolution followed by batch norm and ReLU.
-type unit struct {
-	conv     *cuda.Conv
-	w, dw    cuda.Mem
-	bn       *cuda.BatchNorm
-	rows     int
-	x        cuda.Mem // input of the last forward
-	y, z, dy cuda.Mem // convolution and batch-norm outputs, gradient at the convolution's output
-}
-
-// forward runs conv → bn → ReLU on x (queued).
-func (u *unit) forward(d *cuda.Device, x cuda.Mem, training bool) {
-	u.x = x
-	u.conv.Forward(d, x, u.w, u.y, 0)
-	u.bn.Forward(d, u.y, cuda.Mem{}, u.z, u.rows, training, true)
-}
-
-// backward takes the gradient at u's output, adds the weight gradient and
-// writes the gradient at its input to dx (nowhere when dx.Ptr is 0).
-func (u *unit) backward(d *cuda.Device, dz, dx cuda.Mem) {
-	u.bn.Backward(d, u.y, u.z, dz, cuda.Mem{}, u.dy, u.rows, true)
-	u.conv.BackwardFilter(d, u.x, u.dy, u.dw, 1)
-	if dx.Ptr != 0 {
-		u.conv.BackwardData(d, u.w, u.dy, dx, 0)
-	}
-}
-
 // double is models' double convolution: two units in a row.
 type double struct {
-	a, b *unit
+	a, b *netstate.Unit
 	dmid cuda.Mem // gradient between them
 }
 
 func (l *double) forward(d *cuda.Device, x cuda.Mem, training bool) cuda.Mem {
-	l.a.forward(d, x, training)
-	l.b.forward(d, l.a.z, training)
-	return l.b.z
+	l.a.Forward(d, x, cuda.Mem{}, training)
+	l.b.Forward(d, l.a.Z, cuda.Mem{}, training)
+	return l.b.Z
 }
 
 func (l *double) backward(d *cuda.Device, dout, dx cuda.Mem) {
-	l.b.backward(d, dout, l.dmid)
-	l.a.backward(d, l.dmid, dx)
+	l.b.Backward(d, dout, cuda.Mem{}, l.dmid, 0, false)
+	l.a.Backward(d, l.dmid, cuda.Mem{}, dx, 0, false)
 }
 
 // up is one decoder level: the transposed convolution (as the backward
@@ -132,6 +106,8 @@ type Net struct {
 
 	targets, cw, loss cuda.Mem
 	lossHost          []float32
+	outHost           *tensor.Tensor // TrainStepLoss's outputs
+	cwUp              []float32      // the ClassWeights on the device
 	labels32          []int32
 	stage             *netstate.Staging // the input's upload
 }
@@ -157,38 +133,25 @@ func New(d *cuda.Device, m *models.UNet, batch, size, channels int) (*Net, error
 
 // Close frees the network's device memory and descriptors; the Device
 // stays open.
-func (n *Net) Close() { n.st.Close() }
+func (n *Net) Close() {
+	for _, p := range n.pools {
+		p.Destroy(n.d)
+	}
+	n.pools = nil
+	n.st.Close()
+}
 
 // newUnit plans conv → bn → ReLU on batches of h×w maps.
-func (n *Net) newUnit(c *nn.Conv2d, norm nn.Module, h, w int) (*unit, error) {
+func (n *Net) newUnit(c *nn.Conv2d, norm nn.Module, h, w int) (*netstate.Unit, error) {
 	bn, ok := norm.(*nn.BatchNorm2d)
 	if !ok || !bn.ReLU {
 		return nil, fmt.Errorf("cuda: the GPU runs a U-Net of batch norm with ReLU, not %T", norm)
 	}
 	cfg := c.Config()
-	if cfg.Groups != 1 || c.Bias != nil || cfg.Stride != 1 {
-		return nil, fmt.Errorf("cuda: a U-Net convolution that is grouped, strided or biased is not supported on the GPU")
-	}
-	s := cuda.ConvShape{N: n.Batch, H: h, W: w, In: cfg.In, Out: cfg.Out, Kernel: cfg.Kernel, Stride: 1, Padding: cfg.Padding}
-	oh, ow := s.OutSize()
-	if oh != h || ow != w {
+	if cfg.Stride != 1 || 2*cfg.Padding != cfg.Kernel-1 {
 		return nil, fmt.Errorf("cuda: a U-Net convolution changes the map's size")
 	}
-	u := &unit{rows: n.Batch * h * w}
-	var err error
-	if u.conv, err = n.st.Conv(s); err != nil {
-		return nil, err
-	}
-	u.w, u.dw, _ = n.st.View(c.Weight)
-	if u.bn, err = n.st.BatchNorm(bn); err != nil {
-		return nil, err
-	}
-	for _, m := range []*cuda.Mem{&u.y, &u.z, &u.dy} {
-		if *m, err = n.st.Alloc(u.rows * cfg.Out); err != nil {
-			return nil, err
-		}
-	}
-	return u, nil
+	return n.st.Unit(c, bn, n.Batch, h, w)
 }
 
 // newDouble plans a double convolution on h×w maps.
@@ -196,7 +159,7 @@ func (n *Net) newDouble(s *nn.Sequential, h, w int) (*double, error) {
 	if len(s.Layers) != 4 {
 		return nil, fmt.Errorf("cuda: a U-Net level of %d layers, want conv, bn, conv, bn", len(s.Layers))
 	}
-	var us [2]*unit
+	var us [2]*netstate.Unit
 	for i := range us {
 		c, ok := s.Layers[2*i].(*nn.Conv2d)
 		if !ok {
@@ -207,7 +170,7 @@ func (n *Net) newDouble(s *nn.Sequential, h, w int) (*double, error) {
 			return nil, err
 		}
 	}
-	dmid, err := n.st.Alloc(us[0].rows * us[0].bn.C)
+	dmid, err := n.st.Alloc(us[0].Rows * us[0].BN.C)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +194,7 @@ func (n *Net) plan() error {
 	if n.inc, err = n.newDouble(m.Inc, h, h); err != nil {
 		return err
 	}
-	c := n.inc.b.bn.C
+	c := n.inc.b.BN.C
 	n.skips = make([]cuda.Mem, len(m.Downs))
 	for _, dl := range m.Downs {
 		p := dl.Pool
@@ -259,7 +222,7 @@ func (n *Net) plan() error {
 			return err
 		}
 		n.downs = append(n.downs, dbl)
-		c = dbl.b.bn.C
+		c = dbl.b.BN.C
 	}
 	for _, ul := range m.Ups {
 		t := ul.Up
@@ -336,7 +299,7 @@ func (n *Net) forward(training bool) {
 // every parameter's gradient (queued).
 func (n *Net) backward() {
 	d := n.d
-	last := n.ups[len(n.ups)-1].double.b.z
+	last := n.ups[len(n.ups)-1].double.b.Z
 	d.ColSum(n.dlogits, n.outDB, n.rows, n.Classes)
 	n.out.BackwardFilter(d, last, n.dlogits, n.outDW, 1)
 	n.out.BackwardData(d, n.outW, n.dlogits, n.dh, 0)
@@ -400,7 +363,10 @@ func (n *Net) TrainStep(x *tensor.Tensor, targets []int, lr float64) (float32, e
 		if len(n.ClassWeights) != n.Classes {
 			return 0, fmt.Errorf("cuda: %d class weights for %d classes", len(n.ClassWeights), n.Classes)
 		}
-		n.d.Upload(n.cw, n.ClassWeights)
+		if !slices.Equal(n.cwUp, n.ClassWeights) { // uploaded once, again only when changed
+			n.d.Upload(n.cw, n.ClassWeights)
+			n.cwUp = slices.Clone(n.ClassWeights)
+		}
 		cw = n.cw
 	}
 	n.st.ZeroGrad()
@@ -413,6 +379,37 @@ func (n *Net) TrainStep(x *tensor.Tensor, targets []int, lr float64) (float32, e
 		return 0, err
 	}
 	return n.lossHost[0], nil
+}
+
+// TrainStepLoss runs one training step with a loss computed on the host,
+// for heads whose loss the device has no kernel for: the batch x is
+// uploaded, the gradients zeroed and the network run in training mode;
+// loss receives its outputs [Batch, Size, Size, Classes] and returns the
+// mean loss and its gradient with respect to them (same shape), which is
+// uploaded and run back through the network before the optimizer's update
+// with learning rate lr. It returns what loss returned.
+func (n *Net) TrainStepLoss(x *tensor.Tensor, lr float64, loss func(out *tensor.Tensor) (float32, *tensor.Tensor)) (float32, error) {
+	if !n.st.HasOptimizer() {
+		return 0, fmt.Errorf("cuda: TrainStepLoss before SetOptimizer")
+	}
+	if err := n.Upload(x, nil); err != nil {
+		return 0, err
+	}
+	n.st.ZeroGrad()
+	n.forward(true)
+	n.st.Tracked()
+	out := tensor.Ensure(&n.outHost, n.Batch, n.Size, n.Size, n.Classes)
+	if err := n.d.Download(out.Values(), n.logits); err != nil {
+		return 0, err
+	}
+	l, grad := loss(out)
+	if grad == nil || grad.Len() != out.Len() {
+		return 0, fmt.Errorf("cuda: the loss's gradient is not of the outputs' shape %v", out.Shape)
+	}
+	n.d.Upload(n.dlogits, grad.Contiguous().Values())
+	n.backward()
+	n.st.Step(lr)
+	return l, n.d.Err()
 }
 
 // Logits returns the evaluation-mode logits [Batch, Size, Size, Classes]

@@ -77,8 +77,10 @@ func TestTrainStepMatchesCPU(t *testing.T) {
 	for _, c := range []struct {
 		in, base, depth, size, batch int
 		opt                          string
-	}{{1, 8, 2, 16, 4, "sgd"}, {3, 8, 3, 32, 2, "sgd"}, {1, 16, 4, 32, 4, "sgd"}, {1, 8, 2, 16, 4, "adamw"}} {
-		t.Run(fmt.Sprintf("in%d/base%d/depth%d/%s", c.in, c.base, c.depth, c.opt), func(t *testing.T) {
+		hostLoss                     bool // TrainStepLoss with the loss on the host
+	}{{1, 8, 2, 16, 4, "sgd", false}, {3, 8, 3, 32, 2, "sgd", false}, {1, 16, 4, 32, 4, "sgd", false}, {1, 8, 2, 16, 4, "adamw", false},
+		{1, 16, 4, 32, 4, "sgd", true}, {1, 8, 2, 16, 4, "adamw", true}} {
+		t.Run(fmt.Sprintf("in%d/base%d/depth%d/%s/hostloss%v", c.in, c.base, c.depth, c.opt, c.hostLoss), func(t *testing.T) {
 			cpu, gpu := twin(c.in, c.base, c.depth)
 			x, y := batch(c.batch, c.size, c.in)
 			before := map[string][]float32{}
@@ -115,7 +117,16 @@ func TestTrainStepMatchesCPU(t *testing.T) {
 			lossCPU := ce.Forward(cpu.Forward(x), y)
 			cpu.Backward(ce.Backward())
 			oc.Step()
-			lossGPU, err := net.TrainStep(x, y, lr)
+			var lossGPU float32
+			if c.hostLoss {
+				hce := nn.CrossEntropy{Weight: weights}
+				lossGPU, err = net.TrainStepLoss(x, lr, func(out *tensor.Tensor) (float32, *tensor.Tensor) {
+					l := hce.Forward(out, y)
+					return l, hce.Backward()
+				})
+			} else {
+				lossGPU, err = net.TrainStep(x, y, lr)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -181,9 +192,16 @@ func TestBadInput(t *testing.T) {
 	if _, err := net.TrainStep(x, y, 1); err == nil {
 		t.Error("TrainStep before SetOptimizer gave no error")
 	}
+	badGrad := func(out *tensor.Tensor) (float32, *tensor.Tensor) { return 0, tensor.New(1) }
+	if _, err := net.TrainStepLoss(x, 1, badGrad); err == nil {
+		t.Error("TrainStepLoss before SetOptimizer gave no error")
+	}
 	o, _ := optim.NewSGD(gpu, optim.SGDConfig{LR: 1})
 	if err := net.SetOptimizer(netstate.Optimizer{Kind: "sgd"}, o); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := net.TrainStepLoss(x, 1, badGrad); err == nil {
+		t.Error("TrainStepLoss accepted a gradient of another shape than the outputs'")
 	}
 	y[5] = 3
 	if _, err := net.TrainStep(x, y, 1); err == nil {
