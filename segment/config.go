@@ -33,7 +33,9 @@ type Config struct {
 	// objects apart weigh up to w0 more. 0 turns it off; classes head only.
 	ContactWeight float64 `json:"contact_weight,omitempty"`
 	// Head is what the U-Net predicts per pixel: "classes" (background,
-	// interior, boundary, grown from seeds; the default) or "star" (an
+	// interior, boundary, grown from seeds; the default), "hv" (the
+	// classes plus HoVer-Net's horizontal and vertical distance maps,
+	// whose steep falls part touching objects; see hv.go) or "star" (an
 	// object probability and the distances to the object's edge along
 	// Instance.Rays directions, StarDist's star-convex polygons; see
 	// starInstances). BoundaryWeight applies to the classes only.
@@ -134,6 +136,9 @@ func (c Config) WithDefaults() Config {
 	if c.Head == HeadStar && c.Instance.Rays == 0 {
 		c.Instance.Rays = DefaultRays
 	}
+	if c.Head == HeadHV {
+		c.Instance.HV = true
+	}
 	c.Instance = c.Instance.WithDefaults()
 	return c
 }
@@ -141,6 +146,7 @@ func (c Config) WithDefaults() Config {
 // Heads of the U-Net (Config.Head).
 const (
 	HeadClasses = "classes"
+	HeadHV      = "hv"
 	HeadStar    = "star"
 )
 
@@ -170,10 +176,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("segment: --contact-weight weighs the %q head's classes; the %q head has none", HeadClasses, HeadStar)
 	case c.ValEvery < 1 || c.CheckpointEvery < 0:
 		return fmt.Errorf("segment: val_every %d must be at least 1 and checkpoint_every %d at least 0", c.ValEvery, c.CheckpointEvery)
-	case c.Head != HeadClasses && c.Head != HeadStar:
-		return fmt.Errorf("segment: head %q: want %q or %q", c.Head, HeadClasses, HeadStar)
-	case c.Head == HeadClasses && c.Instance.Rays != 0:
-		return fmt.Errorf("segment: %d rays given for the %q head; rays belong to the %q head", c.Instance.Rays, HeadClasses, HeadStar)
+	case c.Head != HeadClasses && c.Head != HeadHV && c.Head != HeadStar:
+		return fmt.Errorf("segment: head %q: want %q, %q or %q", c.Head, HeadClasses, HeadHV, HeadStar)
+	case c.Head != HeadStar && c.Instance.Rays != 0:
+		return fmt.Errorf("segment: %d rays given for the %q head; rays belong to the %q head", c.Instance.Rays, c.Head, HeadStar)
+	case c.Instance.HV != (c.Head == HeadHV):
+		return fmt.Errorf("segment: the %q head with thresholds for the %q head's maps (or without)", c.Head, HeadHV)
+	case c.Head == HeadHV && c.Zoom > 0:
+		return fmt.Errorf("segment: --zoom is not supported with the %q head (its maps are measured at the image's own scale)", HeadHV)
 	case c.Head == HeadStar && (c.Instance.Rays < 4 || c.Instance.Rays%4 != 0 || c.Instance.Rays > 256):
 		return fmt.Errorf("segment: %d rays: want a multiple of 4 in [4, 256], so that quarter turns and flips map rays to rays", c.Instance.Rays)
 	case c.Head == HeadStar && c.Zoom > 0:
@@ -181,7 +191,7 @@ func (c Config) Validate() error {
 	case !(c.Instance.MinConfidence >= 0 && c.Instance.MinConfidence < 1):
 		return fmt.Errorf("segment: minimum confidence %g outside [0, 1)", c.Instance.MinConfidence)
 	case c.Head == HeadStar && c.Instance.MinConfidence > 0:
-		return fmt.Errorf("segment: --min-confidence applies to the %q head only", HeadClasses)
+		return fmt.Errorf("segment: --min-confidence applies to the %q and %q heads only", HeadClasses, HeadHV)
 	case !(c.Instance.NMS > 0 && c.Instance.NMS < 1) && c.Head == HeadStar:
 		return fmt.Errorf("segment: NMS threshold %g outside (0, 1)", c.Instance.NMS)
 	}
@@ -290,8 +300,11 @@ func pick(ds *Dataset, names []string) ([]Sample, error) {
 
 // headName describes cfg's head in words, for logs and reports.
 func headName(cfg Config) string {
-	if cfg.Instance.Rays > 0 {
+	switch {
+	case cfg.Instance.Rays > 0:
 		return fmt.Sprintf("star-convex (%d rays)", cfg.Instance.Rays)
+	case cfg.Instance.HV:
+		return "three-class with distance maps (hv)"
 	}
 	return "three-class"
 }

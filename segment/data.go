@@ -15,6 +15,7 @@ type trainImage struct {
 	cls     []uint8      // Targets, for crops at the image's own scale
 	lab     []int32      // the labels, for zoomed crops (Config.Zoom)
 	star    *starTargets // ray targets, for a star-convex head (Config.Head "star")
+	hv      []int8       // hvTargets, for the hv head (Config.Head "hv")
 	contact []uint8      // contactMap, with Config.ContactWeight
 	objects []int32      // one pixel of each object, for crops placed on objects (Config.ObjectCrops)
 	kind    imageKind    // what kind of microscopy, for Config.Balance
@@ -104,6 +105,9 @@ func loadTrain(samples []Sample, cfg Config) ([]trainImage, error) {
 		default:
 			out[i].cls = Targets(l)
 		}
+		if cfg.Instance.HV {
+			out[i].hv = hvTargets(l)
+		}
 		if cfg.ContactWeight > 0 {
 			out[i].contact = contactMap(l, contactSigma)
 		}
@@ -159,14 +163,15 @@ func loadEval(samples []Sample, channels int) ([]evalImage, error) {
 // with its contrast and brightness jittered a little, into x (size*size
 // pixels of im.c network inputs, 2v-1 for plane value v) and its targets:
 // classes into t and, when im.contact is set, its values scaled to [0, 1]
-// into e; or for a star-convex image (im.star) the object probabilities
+// into e, and when im.hv is set its maps, turned with the crop (see
+// hvTurn), into ht; or for a star-convex image (im.star) the object probabilities
 // into pt and the ray distances, renumbered by perms for the turn (see
 // turnPerms), into dt. Images smaller than the crop are mirrored
 // at their edges (their rays are then those of the mirrored pixel, not
 // turned with the mirror). With probability objects the crop is placed
 // so that a randomly chosen object of im lies in it (see onObject), else
 // anywhere in the image.
-func fillCrop(im *trainImage, size int, objects float64, rng *rand.Rand, x []float32, t []int, e, pt, dt []float32, perms *[8][]int) {
+func fillCrop(im *trainImage, size int, objects float64, rng *rand.Rand, x []float32, t []int, e, ht, pt, dt []float32, perms *[8][]int) {
 	var x0, y0 int
 	if cx, cy, ok := onObject(im, objects, rng); ok {
 		x0 = min(max(cx-rng.IntN(size), 0), max(im.w-size, 0))
@@ -176,6 +181,7 @@ func fillCrop(im *trainImage, size int, objects float64, rng *rand.Rand, x []flo
 		y0 = rng.IntN(max(im.h-size, 0) + 1)
 	}
 	d := rng.IntN(8)
+	hvSrc, hvSign := hvTurn(d)
 	gain := 0.8 + 0.4*rng.Float32()
 	shift := 0.2*rng.Float32() - 0.1
 	lut := [256]float32{}
@@ -193,6 +199,12 @@ func fillCrop(im *trainImage, size int, objects float64, rng *rand.Rand, x []flo
 				t[i*size+j] = int(im.cls[p])
 				if im.contact != nil {
 					e[i*size+j] = float32(im.contact[p]) / 255
+				}
+				if im.hv != nil {
+					o := i*size + j
+					for k := range 2 {
+						ht[2*o+k] = hvSign[k] * float32(im.hv[2*p+hvSrc[k]]) / 127
+					}
 				}
 				continue
 			}

@@ -72,7 +72,7 @@ func TestCropsKeepChannels(t *testing.T) {
 			if zoomed {
 				fillZoomedCrop(&im, size, 0.5, 0, rng, x, cls, nil, lab)
 			} else {
-				fillCrop(&im, size, 0, rng, x, cls, nil, nil, nil, nil)
+				fillCrop(&im, size, 0, rng, x, cls, nil, nil, nil, nil, nil)
 			}
 			// x = 2(v/255 gain + shift) - 1: the steps between channels
 			// are equal, and the same at every pixel.
@@ -104,7 +104,7 @@ func TestCropsCarryContact(t *testing.T) {
 	}
 	x, cls, e := make([]float32, size*size), make([]int, size*size), make([]float32, size*size)
 	for seed := range uint64(10) {
-		fillCrop(&im, size, 0, rand.New(rand.NewPCG(seed, 3)), x, cls, e, nil, nil, nil)
+		fillCrop(&im, size, 0, rand.New(rand.NewPCG(seed, 3)), x, cls, e, nil, nil, nil, nil)
 		input := map[int]float32{}
 		for o := range size * size {
 			code := int(math.Round(float64(e[o]) * 255))
@@ -168,7 +168,7 @@ func TestObjectCrops(t *testing.T) {
 		if zoomed {
 			fillZoomedCrop(&im, size, 0.5, objects, rng, x, cls, nil, lab)
 		} else {
-			fillCrop(&im, size, objects, rng, x, cls, nil, nil, nil, nil)
+			fillCrop(&im, size, objects, rng, x, cls, nil, nil, nil, nil, nil)
 		}
 		return slices.ContainsFunc(cls, func(c int) bool { return c != Background })
 	}

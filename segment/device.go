@@ -7,6 +7,7 @@ import (
 	"github.com/deepscope/deepscope/cuda"
 	"github.com/deepscope/deepscope/cuda/netstate"
 	"github.com/deepscope/deepscope/cuda/unet"
+	"github.com/deepscope/deepscope/tensor"
 )
 
 // Devices a run can train on (Options.Device).
@@ -35,8 +36,8 @@ func checkDevice(cfg Config, opt Options) error {
 		return fmt.Errorf("segment: device %q: want %q or %q", opt.Device, DeviceCPU, DeviceCUDA)
 	}
 	switch {
-	case cfg.Head != HeadClasses:
-		return fmt.Errorf("segment: device cuda trains the %q head; the %q head trains on the CPU", HeadClasses, cfg.Head)
+	case cfg.Head == HeadStar:
+		return fmt.Errorf("segment: device cuda trains the %q and %q heads; the %q head trains on the CPU", HeadClasses, HeadHV, cfg.Head)
 	case cfg.ContactWeight > 0:
 		return fmt.Errorf("segment: device cuda: --contact-weight trains on the CPU only")
 	case cfg.Base%4 != 0:
@@ -80,6 +81,21 @@ func newGPU(tr *trainer, log io.Writer) (*gpu, error) {
 func (g *gpu) step(tr *trainer, lr float64) (float32, error) {
 	g.dirty = true
 	loss, err := g.net.TrainStep(tr.x, tr.t, lr)
+	if err != nil {
+		return 0, fmt.Errorf("segment: device cuda: %w", err)
+	}
+	return loss, nil
+}
+
+// stepHV runs one training step of the hv head on the device, its loss
+// (hvLoss, whose maps' terms the device has no kernel for) on the host.
+func (g *gpu) stepHV(tr *trainer, lr float64) (float32, error) {
+	g.dirty = true
+	n := len(tr.t)
+	loss, err := g.net.TrainStepLoss(tr.x, lr, func(out *tensor.Tensor) (float32, *tensor.Tensor) {
+		l := tr.hv.Forward(out, tr.t, tr.ht[:2*n])
+		return l, tr.hv.Backward()
+	})
 	if err != nil {
 		return 0, fmt.Errorf("segment: device cuda: %w", err)
 	}

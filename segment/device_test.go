@@ -46,34 +46,39 @@ func TestTrainOnGPU(t *testing.T) {
 	if n, err := cuda.Count(); err != nil || n == 0 {
 		t.Skip("cuda: no CUDA driver or GPU; skipping")
 	}
-	data := writeDataset(t, t.TempDir(), 16, 64, 7)
-	out := filepath.Join(t.TempDir(), "run")
-	cfg := tinyConfig(data)
-	if _, err := Train(context.Background(), cfg, Options{Out: out, Device: DeviceCUDA, StopAfterSteps: 80}); err != ErrInterrupted {
-		t.Fatalf("stopping after 80 steps: %v", err)
-	}
-	sum, err := Train(context.Background(), Config{}, Options{Out: out, Device: DeviceCUDA, Resume: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("trained %d epochs: hold-out score %.3f at epoch %d", sum.Epochs, sum.Best, sum.BestEpoch)
-	logs, err := ReadMetrics(out)
-	if err != nil || len(logs) != cfg.Epochs {
-		t.Fatalf("metrics.jsonl: %d epochs (%v), want %d", len(logs), err, cfg.Epochs)
-	}
-	m, ri, err := Load(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ri.Device != DeviceCUDA {
-		t.Errorf("run.json records device %q", ri.Device)
-	}
-	rng := rand.New(rand.NewPCG(99, 1))
-	discs := randomDiscs(rng, 112, 96, 14, 4, 8, -1)
-	truth := paint(112, 96, discs)
-	s := Score(truth, m.Segment(nucleiImage(rng, discs, truth)))
-	t.Logf("new image: %d objects (true %d), score %.3f, AP50 %.3f, Dice %.3f", s.Pred, s.True, s.Score, s.AP50, s.Dice)
-	if s.AP50 < 0.6 || s.Dice < 0.8 {
-		t.Errorf("trained on the GPU: AP50 %.3f, Dice %.3f on a new image; want >= 0.6 and 0.8", s.AP50, s.Dice)
+	for _, head := range []string{HeadClasses, HeadHV} {
+		t.Run(head, func(t *testing.T) {
+			data := writeDataset(t, t.TempDir(), 16, 64, 7)
+			out := filepath.Join(t.TempDir(), "run")
+			cfg := tinyConfig(data)
+			cfg.Head = head
+			if _, err := Train(context.Background(), cfg, Options{Out: out, Device: DeviceCUDA, StopAfterSteps: 80}); err != ErrInterrupted {
+				t.Fatalf("stopping after 80 steps: %v", err)
+			}
+			sum, err := Train(context.Background(), Config{}, Options{Out: out, Device: DeviceCUDA, Resume: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("trained %d epochs: hold-out score %.3f at epoch %d", sum.Epochs, sum.Best, sum.BestEpoch)
+			logs, err := ReadMetrics(out)
+			if err != nil || len(logs) != cfg.Epochs {
+				t.Fatalf("metrics.jsonl: %d epochs (%v), want %d", len(logs), err, cfg.Epochs)
+			}
+			m, ri, err := Load(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ri.Device != DeviceCUDA {
+				t.Errorf("run.json records device %q", ri.Device)
+			}
+			rng := rand.New(rand.NewPCG(99, 1))
+			discs := randomDiscs(rng, 112, 96, 14, 4, 8, -1)
+			truth := paint(112, 96, discs)
+			s := Score(truth, m.Segment(nucleiImage(rng, discs, truth)))
+			t.Logf("new image: %d objects (true %d), score %.3f, AP50 %.3f, Dice %.3f", s.Pred, s.True, s.Score, s.AP50, s.Dice)
+			if s.AP50 < 0.6 || s.Dice < 0.8 {
+				t.Errorf("trained on the GPU: AP50 %.3f, Dice %.3f on a new image; want >= 0.6 and 0.8", s.AP50, s.Dice)
+			}
+		})
 	}
 }

@@ -35,6 +35,14 @@ type InstanceConfig struct {
 	// head only (see Segment); a star-convex head's polygons are already
 	// proposed by confident pixels alone.
 	MinConfidence float32 `json:"min_confidence,omitempty"`
+	// HV marks the hv head (Config.Head "hv"): the three classes plus
+	// HoVer-Net's distance maps (see hv.go), whose steepness, where they
+	// fall (hvEnergy), cuts seeds and guides growth.
+	HV bool `json:"hv,omitempty"`
+	// Energy: with HV, a pixel seeds an object only where the maps fall
+	// by less than this per pixel (default 0.05, about what tuning chose
+	// on DSB2018).
+	Energy float32 `json:"energy,omitempty"`
 }
 
 // WithDefaults fills zero fields with the defaults.
@@ -54,29 +62,40 @@ func (c InstanceConfig) WithDefaults() InstanceConfig {
 	if c.Rays > 0 && c.NMS == 0 {
 		c.NMS = 0.4
 	}
+	if c.HV && c.Energy == 0 {
+		c.Energy = 0.05
+	}
 	return c
 }
 
 // Outputs returns how many values the network gives per pixel for the head
-// c describes: NumClasses, or the object probability and Rays distances.
+// c describes: NumClasses, NumClasses and the two maps of the hv head, or
+// the object probability and Rays distances.
 func (c InstanceConfig) Outputs() int {
-	if c.Rays > 0 {
+	switch {
+	case c.Rays > 0:
 		return 1 + c.Rays
+	case c.HV:
+		return hvOutputs
 	}
 	return NumClasses
 }
 
 // Instances turns a head's per-pixel output into labelled objects: with
 // cfg.Rays > 0 star-convex polygons (see starInstances), otherwise as
-// follows. probs holds NumClasses values per pixel (background, interior,
-// boundary), row-major, for a w x h image.
+// follows. probs holds cfg.Outputs() values per pixel (background,
+// interior, boundary; for the hv head then its two maps), row-major, for
+// a w x h image.
 //
-//  1. Seeds are the 4-connected components of the interior pixels.
+//  1. Seeds are the 4-connected components of the interior pixels (for
+//     the hv head, those where the maps fall by less than cfg.Energy per
+//     pixel; see hvEnergy).
 //  2. Seeds grow into the foreground, one pixel at a time, always through
 //     the pixel of lowest boundary probability next to some object (a
-//     watershed on the boundary probability, by a priority flood). Growth
-//     meets where the boundary is most likely, which splits touching
-//     objects along the line the network drew between them.
+//     watershed on the boundary probability, by a priority flood; for the
+//     hv head, on the larger of it and the maps' fall). Growth meets where
+//     the boundary is most likely, which splits touching objects along
+//     the line the network drew between them.
 //  3. Foreground that no seed reaches (an object whose interior the network
 //     missed) becomes objects of its own, one per 4-connected component.
 //
@@ -87,16 +106,28 @@ func Instances(probs []float32, w, h int, cfg InstanceConfig) *Labels {
 	if cfg.Rays > 0 {
 		return starInstances(probs, w, h, cfg)
 	}
-	if len(probs) != w*h*NumClasses {
-		panic(fmt.Sprintf("segment: Instances: %d probabilities for %dx%d pixels", len(probs), w, h))
+	no := cfg.Outputs()
+	if len(probs) != w*h*no {
+		panic(fmt.Sprintf("segment: Instances: %d values for %dx%d pixels of %d", len(probs), w, h, no))
 	}
 	n := w * h
 	fg := make([]bool, n)
 	seed := make([]bool, n)
+	level := make([]uint8, n) // the growth's: boundary probability (or the maps' fall) in 256 steps
+	var energy []float32
+	if cfg.HV {
+		energy = hvEnergy(probs, w, h)
+	}
 	for i := range n {
-		p := probs[i*NumClasses : (i+1)*NumClasses]
+		p := probs[i*no : (i+1)*no]
 		fg[i] = 1-p[Background] > cfg.Foreground
 		seed[i] = fg[i] && p[Interior] > cfg.Seed
+		b := p[Boundary]
+		if energy != nil {
+			seed[i] = seed[i] && energy[i] < cfg.Energy
+			b = max(b, energy[i])
+		}
+		level[i] = uint8(min(max(b*255+0.5, 0), 255))
 	}
 	l := NewLabels(w, h)
 	next := label4(l, seed, 1, cfg.MinSeed)
@@ -113,7 +144,7 @@ func Instances(probs []float32, w, h int, cfg InstanceConfig) *Labels {
 		for _, q := range neighbours4(x, y, w, h) {
 			if q >= 0 && fg[q] && l.Pix[q] == 0 {
 				l.Pix[q] = l.Pix[from]
-				lv := min(max(int(probs[q*NumClasses+Boundary]*255+0.5), 0), 255)
+				lv := int(level[q])
 				queue[lv] = append(queue[lv], int32(q))
 				cur = min(cur, lv)
 			}
@@ -206,5 +237,9 @@ func (c InstanceConfig) thresholds() string {
 	if c.Rays > 0 {
 		return fmt.Sprintf("object probability %.2f, NMS overlap %.2f, min area %d px", c.Foreground, c.NMS, c.MinArea)
 	}
-	return fmt.Sprintf("foreground %.2f, seed %.2f, min area %d px, min confidence %.2f", c.Foreground, c.Seed, c.MinArea, c.MinConfidence)
+	t := fmt.Sprintf("foreground %.2f, seed %.2f, min area %d px, min confidence %.2f", c.Foreground, c.Seed, c.MinArea, c.MinConfidence)
+	if c.HV {
+		t += fmt.Sprintf(", energy %.2f", c.Energy)
+	}
+	return t
 }

@@ -151,8 +151,12 @@ func (m *Model) Probs(plane []float32, w, h int) []float32 {
 // softmax over the classes, or the sigmoid of the object logit and the
 // distances in pixels (at least 0). For an input turned by Rot90(k) the
 // rays are renumbered so that each names its direction in the unturned
-// image.
+// image. The hv head's maps are turned back likewise and mapped from
+// [-1, 1] (clipped) to [0, 1], after the class probabilities.
 func (m *Model) activate(raw *tensor.Tensor, k int) *tensor.Tensor {
+	if m.Instance.HV {
+		return hvActivate(raw, k)
+	}
 	if m.Instance.Rays == 0 {
 		return nn.Softmax(raw)
 	}
@@ -170,9 +174,21 @@ func (m *Model) activate(raw *tensor.Tensor, k int) *tensor.Tensor {
 }
 
 // rot90Perm returns the ray of the unturned image that ray j of an image
-// turned by transform.Rot90(k) points along, found by turning a 3 x 3
-// grid of pixel numbers.
+// turned by transform.Rot90(k) points along.
 func rot90Perm(n, k int) []int {
+	down, right := rot90Steps(k)
+	fwd := rayPerm(n, down, right) // unturned ray -> turned ray
+	inv := make([]int, n)
+	for k, j := range fwd {
+		inv[j] = k
+	}
+	return inv
+}
+
+// rot90Steps returns where one step down and one step right in an image
+// go, as steps (rows, columns), once the image is turned by
+// transform.Rot90(k), found by turning a 3 x 3 grid of pixel numbers.
+func rot90Steps(k int) (down, right [2]int) {
 	g := tensor.New(3, 3, 1)
 	for i := range g.Data {
 		g.Data[i] = float32(i)
@@ -185,14 +201,9 @@ func rot90Perm(n, k int) []int {
 				return [2]int{i/3 - 1, i%3 - 1}
 			}
 		}
-		panic("segment: rot90Perm: pixel lost")
+		panic("segment: rot90Steps: pixel lost")
 	}
-	fwd := rayPerm(n, step(1, 0), step(0, 1)) // unturned ray -> turned ray
-	inv := make([]int, n)
-	for k, j := range fwd {
-		inv[j] = k
-	}
-	return inv
+	return step(1, 0), step(0, 1)
 }
 
 // reflect maps any index to [0, n) by mirroring at the edges without

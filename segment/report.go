@@ -61,6 +61,9 @@ func renderReport(ri *RunInfo, res *EvalResult, logs []EpochLog, now time.Time) 
 	if ic.MinConfidence > 0 {
 		v.Objects += fmt.Sprintf(", and so are objects whose mean foreground probability is under %.3f", ic.MinConfidence)
 	}
+	if ic.HV {
+		v.Objects += fmt.Sprintf("; a seed pixel also needs the horizontal and vertical distance maps to fall by less than %.2f per pixel there, which parts touching objects, and growth meets where they fall most steeply or the boundary is likeliest", ic.Energy)
+	}
 	v.Objects += "."
 
 	if ic.Rays > 0 {

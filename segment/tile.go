@@ -129,6 +129,7 @@ func segmentWindows(w, h int, tc TileConfig, ic InstanceConfig, probs func(xs, y
 	}
 	next := int32(1)
 	conf := ic.MinConfidence > 0 && ic.Rays == 0
+	no := ic.Outputs()
 	var fgSum []float64 // per object, its pixels' foreground probabilities added up
 	var fgN []int       // and its pixels
 	for _, ys := range spans(h, tc.Tile, tc.Overlap) {
@@ -145,7 +146,7 @@ func segmentWindows(w, h int, tc TileConfig, ic InstanceConfig, probs func(xs, y
 			for y := ys.c0; y < ys.c1; y++ {
 				for x := xs.c0; x < xs.c1; x++ {
 					if v := g.Pix[y*w+x]; v > 0 {
-						fgSum[v] += float64(1 - p[((y-ys.w0)*(xs.w1-xs.w0)+x-xs.w0)*NumClasses+Background])
+						fgSum[v] += float64(1 - p[((y-ys.w0)*(xs.w1-xs.w0)+x-xs.w0)*no+Background])
 						fgN[v]++
 					}
 				}

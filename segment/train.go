@@ -91,6 +91,8 @@ type trainer struct {
 	ce    nn.CrossEntropy
 	// classW weighs the classes in the loss: 1, 1 and BoundaryWeight.
 	classW []float32 // applied per pixel through ce.RowWeight, with the contact term
+	hv     hvLoss    // the hv head's loss
+	ht     []float32 // its map targets
 	star   starLoss  // the star-convex head's loss
 	perms  [8][]int  // its rays under each crop turn (turnPerms)
 	pt     []float32 // its object probability targets
@@ -228,6 +230,9 @@ func startTraining(cfg Config, opt Options) (*trainer, loopState, error) {
 	tr.sched = optim.Warmup{Steps: min(tr.spe, total/10), StartFactor: 0.01,
 		Then: optim.Cosine{Base: cfg.LR, Total: total - min(tr.spe, total/10)}}
 	tr.classW = []float32{1, 1, float32(cfg.BoundaryWeight)}
+	if cfg.Instance.HV {
+		tr.ht = make([]float32, cfg.Batch*cfg.Size*cfg.Size*2)
+	}
 	if r := cfg.Instance.Rays; r > 0 {
 		tr.star = starLoss{rays: r}
 		tr.perms = turnPerms(r)
@@ -417,16 +422,21 @@ func (tr *trainer) step(idx []int, st loopState) (float32, error) {
 			tr.lab = resize(tr.lab, (s+2)*(s+2))
 			fillZoomedCrop(&tr.train[i], s, tr.cfg.Zoom, tr.cfg.ObjectCrops, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], e, tr.lab)
 		} else {
-			var pt, dt []float32
+			var ht, pt, dt []float32
 			if r := tr.cfg.Instance.Rays; r > 0 {
 				pt, dt = tr.pt[k*s*s:(k+1)*s*s], tr.dt[k*s*s*r:(k+1)*s*s*r]
 			}
-			fillCrop(&tr.train[i], s, tr.cfg.ObjectCrops, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], e, pt, dt, &tr.perms)
+			if tr.ht != nil {
+				ht = tr.ht[k*s*s*2 : (k+1)*s*s*2]
+			}
+			fillCrop(&tr.train[i], s, tr.cfg.ObjectCrops, rng, x.Data[k*s*s*c:(k+1)*s*s*c], tr.t[k*s*s:(k+1)*s*s], e, ht, pt, dt, &tr.perms)
 		}
 	}
 	lr := tr.sched.LR(st.Step)
 	tr.optim.SetLR(lr) // also what metrics.jsonl records
-	if tr.gpu != nil { // the GPU weighs the classes itself; contact weights stay on the CPU
+	// The GPU weighs the classes itself; contact weights stay on the CPU,
+	// and the hv head's loss runs on the host (stepHV).
+	if tr.gpu != nil && !tr.cfg.Instance.HV {
 		return tr.gpu.step(tr, lr)
 	}
 	if tr.cfg.Instance.Rays == 0 { // U-Net's weight map: the class weight plus w0 times the contact term
@@ -438,14 +448,22 @@ func (tr *trainer) step(idx []int, st loopState) (float32, error) {
 			}
 		}
 		tr.ce.RowWeight = tr.rw
+		tr.hv.ce.RowWeight = tr.rw
+	}
+	if tr.gpu != nil {
+		return tr.gpu.stepHV(tr, lr)
 	}
 	tr.optim.ZeroGrad()
 	out := tr.model.Net.Forward(x)
 	var loss float32
-	if tr.cfg.Instance.Rays > 0 {
+	switch {
+	case tr.cfg.Instance.Rays > 0:
 		loss = tr.star.Forward(out, tr.pt[:len(idx)*s*s], tr.dt[:len(idx)*s*s*tr.cfg.Instance.Rays])
 		tr.model.Net.Backward(tr.star.Backward())
-	} else {
+	case tr.cfg.Instance.HV:
+		loss = tr.hv.Forward(out, tr.t, tr.ht[:len(tr.t)*2])
+		tr.model.Net.Backward(tr.hv.Backward())
+	default:
 		loss = tr.ce.Forward(out, tr.t)
 		tr.model.Net.Backward(tr.ce.Backward())
 	}

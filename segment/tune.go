@@ -43,7 +43,10 @@ type Tuning struct {
 // fewer than 25).
 var (
 	tuneGrid, nmsGrid = grid(0.30), grid(0.10)
-	areaGrid          = [12]float32{4, 8, 12, 15, 20, 25, 30, 35, 40, 50, 60, 80}
+	// energyGrid is searched for the hv head's Energy, finer where
+	// DSB2018's runs chose it (0.05 and under); 1 cuts no seed.
+	energyGrid = [12]float32{0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1}
+	areaGrid   = [12]float32{4, 8, 12, 15, 20, 25, 30, 35, 40, 50, 60, 80}
 	// confGrid is searched for the three-class head's MinConfidence; 0
 	// keeps every object.
 	confGrid = [12]float32{0, 0.70, 0.725, 0.75, 0.775, 0.80, 0.825, 0.85, 0.875, 0.90, 0.925, 0.95}
@@ -59,8 +62,8 @@ func grid(lo float32) (g [12]float32) {
 
 // probCache holds one image's window outputs and its true labels, so that
 // the objects can be found again under other thresholds without running
-// the network. The three-class head's probabilities are quantised to
-// bytes; a star-convex head's distances are kept as they are.
+// the network. The three-class and hv heads' outputs (all in [0, 1]) are
+// quantised to bytes; a star-convex head's distances are kept as they are.
 type probCache struct {
 	w, h    int
 	tile    TileConfig
@@ -137,20 +140,20 @@ func scoreAll(cache []*probCache, idx []int, ic InstanceConfig) []ImageScore {
 
 // search finds the foreground threshold of tuneGrid, the seed threshold
 // of tuneGrid (star-convex head: the NMS overlap of nmsGrid), the
-// smallest object of areaGrid and (three-class head) the least mean
-// confidence of confGrid that give the images idx the best mean score,
-// by coordinate ascent from start: each knob in turn is set to its best
+// smallest object of areaGrid, (three-class and hv heads) the least mean
+// confidence of confGrid and (hv head) the energy of energyGrid that give
+// the images idx the best mean score, by coordinate ascent from start: each knob in turn is set to its best
 // grid value with the others held, until none moves. Ties keep the
 // earlier value, so the search leaves start alone unless another value is
 // strictly better.
 func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (InstanceConfig, float64, float64) {
 	type key struct {
-		fg, seed, nms, conf float32
-		area                int
+		fg, seed, nms, conf, energy float32
+		area                        int
 	}
 	memo := map[key]float64{}
 	eval := func(ic InstanceConfig) float64 {
-		k := key{ic.Foreground, ic.Seed, ic.NMS, ic.MinConfidence, ic.MinArea}
+		k := key{ic.Foreground, ic.Seed, ic.NMS, ic.MinConfidence, ic.Energy, ic.MinArea}
 		if s, ok := memo[k]; ok {
 			return s
 		}
@@ -173,6 +176,9 @@ func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (I
 	if best.Rays > 0 { // NMS in place of the seed; no MinConfidence
 		knobs[1] = knob{nmsGrid, func(c *InstanceConfig, v float32) { c.NMS = v }}
 		knobs = knobs[:3]
+	}
+	if best.HV {
+		knobs = append(knobs, knob{energyGrid, func(c *InstanceConfig, v float32) { c.Energy = v }})
 	}
 	before := eval(best)
 	bestScore := before

@@ -97,7 +97,7 @@ the best validation, at the default thresholds, for comparison.`,
 	f.Float64Var(&cfg.WeightDecay, "weight-decay", d.WeightDecay, "AdamW weight decay")
 	f.Float64Var(&cfg.BoundaryWeight, "boundary-weight", d.BoundaryWeight, "weight of boundary pixels in the loss (classes head)")
 	f.Float64Var(&cfg.ContactWeight, "contact-weight", d.ContactWeight, "extra loss weight where objects touch or nearly touch (U-Net's weight map, sigma 5 px; classes head; 0: off)")
-	f.StringVar(&cfg.Head, "head", segment.HeadClasses, `what the U-Net predicts: "classes" (background/interior/boundary, seeded growth) or "star" (star-convex polygons, as StarDist)`)
+	f.StringVar(&cfg.Head, "head", segment.HeadClasses, `what the U-Net predicts: "classes" (background/interior/boundary, seeded growth), "hv" (the classes plus HoVer-Net's distance maps, which part touching objects) or "star" (star-convex polygons, as StarDist)`)
 	f.IntVar(&cfg.Instance.Rays, "rays", 0, "directions of the star head's polygons, a multiple of 4 (0: the default, 32)")
 	f.BoolVar(&cfg.Colour, "colour", false, "feed the network the three colour channels, not grey (stained brightfield, H&E)")
 	f.Float64Var(&cfg.Zoom, "zoom", 0, "zoom each crop by a random factor in [1/(1+z), 1+z] (0: none)")
