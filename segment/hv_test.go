@@ -187,13 +187,15 @@ func TestHVSplitsTouchingObjects(t *testing.T) {
 	}
 }
 
-func TestTrainHV(t *testing.T) {
+// TestTrainClasses trains the three-class head end to end (the default
+// head, hv, is TestTrainPredictEndToEnd's).
+func TestTrainClasses(t *testing.T) {
 	tensor.SetThreads(1)
 	defer tensor.SetThreads(0)
 	data := writeDataset(t, t.TempDir(), 16, 64, 7)
 	out := filepath.Join(t.TempDir(), "run")
 	cfg := tinyConfig(data)
-	cfg.Head = HeadHV
+	cfg.Head = HeadClasses
 	sum, err := Train(context.Background(), cfg, Options{Out: out})
 	if err != nil {
 		t.Fatal(err)
@@ -203,8 +205,8 @@ func TestTrainHV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !m.Instance.HV || m.Instance.Energy == 0 {
-		t.Fatalf("loaded thresholds %+v: want the hv head's, with its energy", m.Instance)
+	if m.Instance.HV || m.Instance.Outputs() != NumClasses {
+		t.Fatalf("loaded thresholds %+v: want the three-class head's", m.Instance)
 	}
 	rng := rand.New(rand.NewPCG(99, 1))
 	discs := randomDiscs(rng, 112, 96, 14, 4, 8, -1)
@@ -212,6 +214,6 @@ func TestTrainHV(t *testing.T) {
 	s := Score(truth, m.Segment(nucleiImage(rng, discs, truth)))
 	t.Logf("new image: %d objects (true %d), score %.3f, AP50 %.3f, Dice %.3f", s.Pred, s.True, s.Score, s.AP50, s.Dice)
 	if s.AP50 < 0.6 || s.Dice < 0.8 {
-		t.Errorf("hv head: AP50 %.3f, Dice %.3f on a new image; want >= 0.6 and 0.8", s.AP50, s.Dice)
+		t.Errorf("three-class head: AP50 %.3f, Dice %.3f on a new image; want >= 0.6 and 0.8", s.AP50, s.Dice)
 	}
 }

@@ -39,6 +39,9 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !m.Instance.HV || m.Instance.Energy == 0 {
+		t.Errorf("loaded thresholds %+v: want the default hv head's, with its energy", m.Instance)
+	}
 	if len(ri.Holdout) != 3 || len(ri.Train) != 13 {
 		t.Errorf("hold-out of %d and %d training images, want 3 and 13", len(ri.Holdout), len(ri.Train))
 	}
@@ -73,8 +76,15 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 func TestResumeRepeatsTheRun(t *testing.T) {
 	tensor.SetThreads(1)
 	defer tensor.SetThreads(0)
+	for _, head := range []string{HeadHV, HeadClasses} {
+		t.Run(head, func(t *testing.T) { testResume(t, head) })
+	}
+}
+
+func testResume(t *testing.T, head string) {
 	data := writeDataset(t, t.TempDir(), 16, 64, 8)
 	cfg := tinyConfig(data)
+	cfg.Head = head
 	cfg.Epochs, cfg.ValEvery, cfg.CheckpointEvery = 4, 2, 5 // 3 steps an epoch: step 5 is mid-epoch
 	cfg.ContactWeight = 10                                  // the loss's weight map is rebuilt on resuming too
 	whole, cut := filepath.Join(t.TempDir(), "whole"), filepath.Join(t.TempDir(), "cut")

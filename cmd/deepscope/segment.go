@@ -97,7 +97,7 @@ the best validation, at the default thresholds, for comparison.`,
 	f.Float64Var(&cfg.WeightDecay, "weight-decay", d.WeightDecay, "AdamW weight decay")
 	f.Float64Var(&cfg.BoundaryWeight, "boundary-weight", d.BoundaryWeight, "weight of boundary pixels in the loss (classes head)")
 	f.Float64Var(&cfg.ContactWeight, "contact-weight", d.ContactWeight, "extra loss weight where objects touch or nearly touch (U-Net's weight map, sigma 5 px; classes head; 0: off)")
-	f.StringVar(&cfg.Head, "head", segment.HeadClasses, `what the U-Net predicts: "classes" (background/interior/boundary, seeded growth), "hv" (the classes plus HoVer-Net's distance maps, which part touching objects) or "star" (star-convex polygons, as StarDist)`)
+	f.StringVar(&cfg.Head, "head", d.Head, `what the U-Net predicts: "classes" (background/interior/boundary, seeded growth), "hv" (the classes plus HoVer-Net's distance maps, which part touching objects) or "star" (star-convex polygons, as StarDist)`)
 	f.IntVar(&cfg.Instance.Rays, "rays", 0, "directions of the star head's polygons, a multiple of 4 (0: the default, 32)")
 	f.BoolVar(&cfg.Colour, "colour", false, "feed the network the three colour channels, not grey (stained brightfield, H&E)")
 	f.Float64Var(&cfg.Zoom, "zoom", 0, "zoom each crop by a random factor in [1/(1+z), 1+z] (0: none)")
@@ -120,13 +120,14 @@ the best validation, at the default thresholds, for comparison.`,
 	return c
 }
 
-// addInstanceFlags adds --fg-prob, --seed-prob, --nms, --min-confidence,
-// --min-area and --min-seed, which override a run's.
+// addInstanceFlags adds --fg-prob, --seed-prob, --nms, --energy,
+// --min-confidence, --min-area and --min-seed, which override a run's.
 func addInstanceFlags(f *pflag.FlagSet) {
 	f.Float32("fg-prob", 0, "a pixel is foreground above this probability (default: the run's)")
 	f.Float32("seed-prob", 0, "a pixel seeds an object above this interior probability (default: the run's)")
 	f.Float32("min-confidence", 0, "drop objects whose mean foreground probability is below this, 0 for none (default: the run's)")
 	f.Float32("nms", 0, "star head: drop a polygon whose intersection with a more probable one exceeds this fraction of the smaller (default: the run's)")
+	f.Float32("energy", 0, "hv head: a pixel seeds an object only where the distance maps fall by less than this per pixel (default: the run's)")
 	f.Int("min-area", 0, "drop objects of fewer pixels (default: the run's)")
 	f.Int("min-seed", 0, "drop interior seeds of fewer pixels (default: the run's)")
 }
@@ -166,7 +167,11 @@ func applyInference(f *pflag.FlagSet, m *segment.Model) error {
 	}{{"fg-prob", &m.Instance.Foreground}, {"seed-prob", &m.Instance.Seed}, {"nms", &m.Instance.NMS}} {
 		if f.Changed(t.name) {
 			if star := m.Instance.Rays > 0; (t.name == "seed-prob" && star) || (t.name == "nms" && !star) {
-				return fmt.Errorf("--%s does not apply to this run's %s head", t.name, map[bool]string{true: "star-convex", false: "three-class"}[star])
+				head := map[bool]string{true: "star-convex", false: "three-class"}[star]
+				if m.Instance.HV {
+					head = "hv"
+				}
+				return fmt.Errorf("--%s does not apply to this run's %s head", t.name, head)
 			}
 			v, _ := f.GetFloat32(t.name)
 			if !(v > 0 && v < 1) {
@@ -184,6 +189,16 @@ func applyInference(f *pflag.FlagSet, m *segment.Model) error {
 			return fmt.Errorf("--min-confidence %g: want a value in [0, 1)", v)
 		}
 		m.Instance.MinConfidence = v
+	}
+	if f.Changed("energy") {
+		v, _ := f.GetFloat32("energy")
+		switch {
+		case !m.Instance.HV:
+			return fmt.Errorf("--energy applies to the hv head only, not to this run's")
+		case !(v > 0 && v <= 1):
+			return fmt.Errorf("--energy %g: want a value in (0, 1]", v)
+		}
+		m.Instance.Energy = v
 	}
 	if f.Changed("min-area") {
 		m.Instance.MinArea, _ = f.GetInt("min-area")

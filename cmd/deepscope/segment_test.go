@@ -136,7 +136,7 @@ func TestSegmentTrainPredictEval(t *testing.T) {
 		t.Errorf("eval.json does not record the thresholds given:\n%s", b[:min(len(b), 400)])
 	}
 	segmentRefuses(t, "fg-prob", "eval", "--model", run, "--fg-prob", "1.5")
-	segmentRefuses(t, "does not apply", "eval", "--model", run, "--nms", "0.3") // a three-class run
+	segmentRefuses(t, "does not apply", "eval", "--model", run, "--nms", "0.3") // an hv run, the default
 	segmentRefuses(t, "min-confidence 1", "eval", "--model", run, "--min-confidence", "1")
 	// Bad input: a missing partner names the file.
 	os.Remove(filepath.Join(data, "id05", "images", "id05.png"))
@@ -172,4 +172,33 @@ func TestSegmentStarHead(t *testing.T) {
 	segmentRefuses(t, "nms", "eval", "--model", run, "--nms", "1")
 	segmentRefuses(t, "does not apply", "eval", "--model", run, "--seed-prob", "0.5") // a star run
 	segmentRefuses(t, "does not apply", "eval", "--model", run, "--min-confidence", "0.8")
+	segmentRefuses(t, "hv head only", "eval", "--model", run, "--energy", "0.1")
+}
+
+func TestSegmentHVHead(t *testing.T) {
+	dir := t.TempDir()
+	data, run := filepath.Join(dir, "data"), filepath.Join(dir, "run")
+	segWriteMaskDataset(t, data, 10, 48)
+	cmd := segmentCmd
+	train := []string{"train", "--data", data, "--epochs", "30", "--size", "32", "--base", "8", "--depth", "2",
+		"--batch", "4", "--lr", "0.005", "--holdout", "0.2", "--val-every", "15", "--tile", "64", "--overlap", "16"}
+	segmentRefuses(t, "--zoom", append(train, "--out", filepath.Join(dir, "bad"), "--head", "hv", "--zoom", "0.5")...)
+	o, err := cmd(append(train, "--out", run, "--head", "hv")...)
+	if err != nil {
+		t.Fatalf("train --head hv: %v\n%s", err, o)
+	}
+	if !strings.Contains(o, "three-class with distance maps (hv) head") || !strings.Contains(o, "energy") {
+		t.Errorf("train --head hv printed no head or no energy tuning:\n%s", o)
+	}
+	report, _ := os.ReadFile(filepath.Join(run, "report.html"))
+	if !strings.Contains(string(report), "distance maps to fall by less than") {
+		t.Error("report.html does not say how the distance maps cut seeds")
+	}
+	if o, err := cmd("eval", "--model", run, "--energy", "0.2"); err != nil {
+		t.Errorf("eval --energy: %v\n%s", err, o)
+	} else if b, _ := os.ReadFile(filepath.Join(run, "eval.json")); !strings.Contains(string(b), `"energy": 0.2`) || !strings.Contains(string(b), `"hv": true`) {
+		t.Errorf("eval.json does not record the energy or the head:\n%s", b[:min(len(b), 500)])
+	}
+	segmentRefuses(t, "energy 1.5", "eval", "--model", run, "--energy", "1.5")
+	segmentRefuses(t, "does not apply", "eval", "--model", run, "--nms", "0.3")
 }
