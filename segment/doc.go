@@ -1,7 +1,9 @@
 // Package segment finds cell nuclei (or cells) as instances: it trains a
-// U-Net to label every pixel background, interior or boundary (or, with
-// the star-convex head, to give every pixel an object probability and its
-// distances to the object's edge along fixed directions, as StarDist),
+// U-Net to label every pixel background, interior or boundary and, with
+// the hv head (the default), to give it HoVer-Net's horizontal and
+// vertical distances to its object's centroid (or, with the star-convex
+// head, an object probability and its distances to the object's edge
+// along fixed directions, as StarDist),
 // turns that output into one label per object, measures the objects, and
 // scores the result with the 2018 Data Science Bowl's metric.
 //
@@ -16,8 +18,9 @@
 //   - Normalize, NormalizeColour and Targets: the network's input (grey, or
 //     the three colour channels; per-image percentile scaling, dark objects
 //     on a bright background inverted) and its per-pixel classes.
-//   - Instances: interior components as seeds, grown into the foreground in
-//     order of rising boundary probability (a watershed), unseeded
+//   - Instances: interior components as seeds (for the hv head, cut where
+//     the distance maps fall steeply, hvEnergy), grown into the foreground
+//     in order of rising boundary probability (a watershed), unseeded
 //     foreground kept as objects of its own; for the star-convex head
 //     (Config.Head "star"), each confident pixel's polygon, with
 //     non-maximum suppression (starInstances).
@@ -28,10 +31,11 @@
 //     across kinds of image, AdamW, optionally U-Net's contact weight map
 //     in the loss (contactMap), checkpoints written atomically, exact
 //     resume, a seeded hold-out recorded in run.json) and the trained
-//     model.
+//     model, its last weights.
 //   - TuneRun: the two thresholds (foreground and seed, or object
-//     probability and NMS overlap), the smallest object kept and the least
-//     mean confidence an object needs (three-class head), chosen on the
+//     probability and NMS overlap), the smallest object kept, the least
+//     mean confidence an object needs (three-class and hv heads) and the
+//     maps' fall a seed may have (hv head), chosen on the
 //     hold-out, as StarDist's optimize_thresholds, with a
 //     cross-validated score to say what the choice is worth on images it
 //     was not fitted to.
@@ -48,8 +52,9 @@
 // (see NormalizeColour), so that hue can tell a stained nucleus from its
 // cytoplasm; grey images are then repeated into three channels.
 //
-// Instance extraction (the star-convex polygons included: StarDist's own
-// code is Python and C), region measurements, the distance transform of
+// Instance extraction (the star-convex polygons and HoVer-Net's maps
+// included: StarDist's and HoVer-Net's own code is Python and C),
+// region measurements, the distance transform of
 // the contact weights and the metric are written here rather than taken
 // from a library: no maintained pure-Go package does them, and each is a page of code whose exact definition (which IoU
 // counts as a match, how a perimeter is measured) matters for comparing
