@@ -111,7 +111,7 @@ the best validation, at the default thresholds, for comparison.`,
 	f.BoolVar(&cfg.TTA, "tta", false, "average over four quarter turns at inference")
 	f.BoolVar(&cfg.NoTune, "no-tune", false, "keep the default thresholds and smallest object instead of tuning them on the hold-out")
 	f.IntVar(&cfg.Instance.MinArea, "min-area", 0, "drop objects of fewer pixels (0: the default, 15)")
-	f.Float32Var(&cfg.Instance.MinConfidence, "min-confidence", 0, "drop objects whose mean foreground probability is below this (classes head; 0: keep all)")
+	f.Float32Var(&cfg.Instance.MinConfidence, "min-confidence", 0, "drop objects whose mean foreground probability is below this (classes and hv heads; 0: keep all)")
 	f.IntVar(&cfg.Instance.MinSeed, "min-seed", 0, "drop interior seeds of fewer pixels (0: the default, 4)")
 	addTileFlags(f)
 	f.BoolVar(&resume, "resume", false, "continue the run in --out from its checkpoint")
@@ -219,7 +219,8 @@ func newSegmentTuneCmd() *cobra.Command {
 (foreground: a pixel belongs to some object; seed: a pixel is an object's interior;
 for a star head, the object probability that proposes a polygon and the overlap
 above which a less probable polygon is suppressed), the smallest object kept and,
-for the three-class head, the least mean foreground probability an object needs,
+for the three-class and hv heads, the least mean foreground probability an object needs
+(and for the hv head how steeply the distance maps may fall under a seed),
 to maximise the Data Science Bowl score on the run's hold-out images, as StarDist's
 optimize_thresholds does, and records them in RUN/run.json, where predict and eval
 find them. It also prints the score with thresholds chosen on the other half of
