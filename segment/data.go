@@ -181,7 +181,11 @@ func fillCrop(im *trainImage, size int, objects float64, rng *rand.Rand, x []flo
 		y0 = rng.IntN(max(im.h-size, 0) + 1)
 	}
 	d := rng.IntN(8)
-	hvSrc, hvSign := hvTurn(d)
+	var hvSrc [2]int
+	var hvSign [2]float32
+	if im.hv != nil {
+		hvSrc, hvSign = hvTurn(d)
+	}
 	gain := 0.8 + 0.4*rng.Float32()
 	shift := 0.2*rng.Float32() - 0.1
 	lut := [256]float32{}

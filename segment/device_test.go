@@ -2,7 +2,6 @@ package segment
 
 import (
 	"context"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,14 +70,8 @@ func TestTrainOnGPU(t *testing.T) {
 			if ri.Device != DeviceCUDA {
 				t.Errorf("run.json records device %q", ri.Device)
 			}
-			rng := rand.New(rand.NewPCG(99, 1))
-			discs := randomDiscs(rng, 112, 96, 14, 4, 8, -1)
-			truth := paint(112, 96, discs)
-			s := Score(truth, m.Segment(nucleiImage(rng, discs, truth)))
-			t.Logf("new image: %d objects (true %d), score %.3f, AP50 %.3f, Dice %.3f", s.Pred, s.True, s.Score, s.AP50, s.Dice)
-			if s.AP50 < 0.6 || s.Dice < 0.8 {
-				t.Errorf("trained on the GPU: AP50 %.3f, Dice %.3f on a new image; want >= 0.6 and 0.8", s.AP50, s.Dice)
-			}
+			img, truth := touchingNuclei()
+			checkSegments(t, "trained on the GPU", truth, m.Segment(img))
 		})
 	}
 }

@@ -52,6 +52,27 @@ func randomDiscs(rng *rand.Rand, w, h, n int, rmin, rmax, gap float64) []disc {
 	return out
 }
 
+// touchingNuclei returns a new 112 x 96 image of 14 nuclei, some
+// touching, and its labels: the image every trained model of these tests
+// is judged on.
+func touchingNuclei() (*tensor.Tensor, *Labels) {
+	rng := rand.New(rand.NewPCG(99, 1))
+	discs := randomDiscs(rng, 112, 96, 14, 4, 8, -1)
+	truth := paint(112, 96, discs)
+	return nucleiImage(rng, discs, truth), truth
+}
+
+// checkSegments scores pred against truth and reports an error, naming
+// what made pred, unless AP at IoU 0.5 is at least 0.6 and Dice 0.8.
+func checkSegments(t *testing.T, what string, truth, pred *Labels) {
+	t.Helper()
+	s := Score(truth, pred)
+	t.Logf("%s: %d objects (true %d), score %.3f, AP50 %.3f, Dice %.3f", what, s.Pred, s.True, s.Score, s.AP50, s.Dice)
+	if s.AP50 < 0.6 || s.Dice < 0.8 {
+		t.Errorf("%s: AP50 %.3f, Dice %.3f on a new image; want >= 0.6 and 0.8", what, s.AP50, s.Dice)
+	}
+}
+
 // nucleiImage renders discs (labelled in l) as a fluorescence-like grey
 // image: each nucleus of its own brightness, dimmer towards its rim (so
 // touching nuclei show a dip where they meet), on a dark, noisy background.

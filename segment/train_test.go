@@ -47,16 +47,8 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 	}
 	checkLoadedWeights(t, out, ri, m)
 	// A new image, larger than a window, with touching nuclei.
-	rng := rand.New(rand.NewPCG(99, 1))
-	discs := randomDiscs(rng, 112, 96, 14, 4, 8, -1)
-	truth := paint(112, 96, discs)
-	img := nucleiImage(rng, discs, truth)
-	pred := m.Segment(img)
-	s := Score(truth, pred)
-	t.Logf("new image: %d objects (true %d), score %.3f, AP50 %.3f, Dice %.3f", s.Pred, s.True, s.Score, s.AP50, s.Dice)
-	if s.AP50 < 0.6 || s.Dice < 0.8 {
-		t.Errorf("trained model: AP50 %.3f, Dice %.3f on a new image; want >= 0.6 and 0.8", s.AP50, s.Dice)
-	}
+	img, truth := touchingNuclei()
+	checkSegments(t, "trained model", truth, m.Segment(img))
 
 	// Tiling with the real network: windows of 64 with overlap 32 against
 	// one window holding the whole image. The network's receptive field
@@ -66,7 +58,7 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 	whole := m.Segment(img)
 	m.Tile = TileConfig{Tile: 64, Overlap: 32}
 	tiled := m.Segment(img)
-	s = Score(whole, tiled)
+	s := Score(whole, tiled)
 	t.Logf("tiled against untiled: score %.3f, AP50 %.3f", s.Score, s.AP50)
 	if s.AP50 < 0.95 {
 		t.Errorf("tiled against untiled: AP50 %.3f (%d and %d objects), want >= 0.95", s.AP50, s.Pred, s.True)

@@ -76,13 +76,19 @@ func segmentRefuses(t *testing.T, want string, args ...string) {
 	}
 }
 
+// segTinyTrain returns "segment train" arguments for a tiny U-Net on the
+// masks dataset data, trained in a few seconds.
+func segTinyTrain(data string) []string {
+	return []string{"train", "--data", data, "--epochs", "30", "--size", "32", "--base", "8", "--depth", "2",
+		"--batch", "4", "--lr", "0.005", "--holdout", "0.2", "--val-every", "15", "--tile", "64", "--overlap", "16"}
+}
+
 func TestSegmentTrainPredictEval(t *testing.T) {
 	dir := t.TempDir()
 	data, run, out := filepath.Join(dir, "data"), filepath.Join(dir, "run"), filepath.Join(dir, "pred")
 	segWriteMaskDataset(t, data, 10, 48)
 	cmd := segmentCmd
-	if o, err := cmd("train", "--data", data, "--out", run, "--epochs", "30", "--size", "32", "--base", "8", "--depth", "2",
-		"--batch", "4", "--lr", "0.005", "--holdout", "0.2", "--val-every", "15", "--tile", "64", "--overlap", "16"); err != nil {
+	if o, err := cmd(append(segTinyTrain(data), "--out", run)...); err != nil {
 		t.Fatalf("train: %v\n%s", err, o)
 	} else if !strings.Contains(o, "score") || !strings.Contains(o, "tuned thresholds") {
 		t.Errorf("train printed no score or no tuning:\n%s", o)
@@ -148,8 +154,7 @@ func TestSegmentStarHead(t *testing.T) {
 	data, run := filepath.Join(dir, "data"), filepath.Join(dir, "run")
 	segWriteMaskDataset(t, data, 10, 48)
 	cmd := segmentCmd
-	train := []string{"train", "--data", data, "--epochs", "30", "--size", "32", "--base", "8", "--depth", "2",
-		"--batch", "4", "--lr", "0.005", "--holdout", "0.2", "--val-every", "15", "--tile", "64", "--overlap", "16"}
+	train := segTinyTrain(data)
 	segmentRefuses(t, `head "flow"`, append(train, "--out", filepath.Join(dir, "bad"), "--head", "flow")...)
 	segmentRefuses(t, "30 rays", append(train, "--out", filepath.Join(dir, "bad"), "--head", "star", "--rays", "30")...)
 	segmentRefuses(t, "--contact-weight", append(train, "--out", filepath.Join(dir, "bad"), "--head", "star", "--contact-weight", "10")...)
@@ -180,8 +185,7 @@ func TestSegmentHVHead(t *testing.T) {
 	data, run := filepath.Join(dir, "data"), filepath.Join(dir, "run")
 	segWriteMaskDataset(t, data, 10, 48)
 	cmd := segmentCmd
-	train := []string{"train", "--data", data, "--epochs", "30", "--size", "32", "--base", "8", "--depth", "2",
-		"--batch", "4", "--lr", "0.005", "--holdout", "0.2", "--val-every", "15", "--tile", "64", "--overlap", "16"}
+	train := segTinyTrain(data)
 	segmentRefuses(t, "--zoom", append(train, "--out", filepath.Join(dir, "bad"), "--head", "hv", "--zoom", "0.5")...)
 	o, err := cmd(append(train, "--out", run, "--head", "hv")...)
 	if err != nil {
