@@ -307,10 +307,11 @@ func tuneModel(m *Model, images []evalImage, log io.Writer) *Tuning {
 // over a grid (see search), and reports how much of the
 // gain survives on images the thresholds were not fitted to
 // (Tuning.CrossVal). It tunes the run's last weights (CheckpointFile),
-// starts from the run's configured thresholds, keeps its test-time
-// augmentation setting, and records the result in its run.json, where
-// Load finds it.
-func TuneRun(dir string, log io.Writer) (*Tuning, error) {
+// starts from the run's configured thresholds, and records the result in
+// its run.json, where Load finds it. tta, when not nil, sets the run's
+// test-time augmentation (Config.TTA) for the tuning and, recorded in
+// run.json, for eval and predict after it; nil keeps the run's setting.
+func TuneRun(dir string, tta *bool, log io.Writer) (*Tuning, error) {
 	ri, err := ReadRunInfo(dir)
 	if err != nil {
 		return nil, err
@@ -320,6 +321,9 @@ func TuneRun(dir string, log io.Writer) (*Tuning, error) {
 		return nil, err
 	}
 	m.Instance = ri.Config.Instance.WithDefaults()
+	if tta != nil {
+		ri.Config.TTA, m.TTA = *tta, *tta
+	}
 	ds, err := Open(ri.Config.Data)
 	if err != nil {
 		return nil, err

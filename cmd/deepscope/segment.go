@@ -227,15 +227,23 @@ of the score over its grid rather than its highest point, which on a few dozen
 images is partly noise. It records them in RUN/run.json, where predict and eval
 find them. It also prints the score with thresholds chosen on the other half of
 the images, the figure to trust. A finished "segment train" does this already
-unless given --no-tune.`,
-		Example: `  deepscope segment tune --model runs/dsb`,
-		Args:    cobra.NoArgs,
+unless given --no-tune. --tta tunes for four-rotation test-time augmentation and
+makes it the run's setting, which eval and predict then follow.`,
+		Example: `  deepscope segment tune --model runs/dsb
+  deepscope segment tune --model runs/dsb --tta`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := segment.TuneRun(model, cmd.ErrOrStderr())
+			var tta *bool
+			if cmd.Flags().Changed("tta") {
+				tta = new(bool)
+				*tta, _ = cmd.Flags().GetBool("tta")
+			}
+			_, err := segment.TuneRun(model, tta, cmd.ErrOrStderr())
 			return err
 		},
 	}
 	c.Flags().StringVar(&model, "model", "", "run directory (required)")
+	c.Flags().Bool("tta", false, "tune with four-rotation test-time augmentation and keep it as the run's setting (--tta=false turns it off; default: the run's)")
 	c.MarkFlagRequired("model")
 	return c
 }

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deepscope/deepscope/segment"
 )
 
 // segWriteMaskDataset writes n RGB images of dark nuclei on a pale field
@@ -135,6 +137,23 @@ func TestSegmentTrainPredictEval(t *testing.T) {
 	// Tuning again, then thresholds given by hand, recorded in eval.json.
 	if o, err := cmd("tune", "--model", run); err != nil || !strings.Contains(o, "with thresholds chosen on the other half") || !strings.Contains(o, "min area") {
 		t.Errorf("tune: %v\n%s", err, o)
+	}
+	// Tuning for test-time augmentation makes it the run's setting, and
+	// --tta=false takes it back.
+	for _, on := range []bool{true, false} {
+		if o, err := cmd("tune", "--model", run, fmt.Sprintf("--tta=%v", on)); err != nil {
+			t.Fatalf("tune --tta=%v: %v\n%s", on, err, o)
+		}
+		ri, err := segment.ReadRunInfo(run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ri.Config.TTA != on || ri.Tuning.TTA != on {
+			t.Errorf("after tune --tta=%v: run's tta %v, tuning's %v", on, ri.Config.TTA, ri.Tuning.TTA)
+		}
+		if m, _, err := segment.Load(run); err != nil || m.TTA != on {
+			t.Errorf("after tune --tta=%v: loaded model's tta %v (%v)", on, m != nil && m.TTA, err)
+		}
 	}
 	if o, err := cmd("eval", "--model", run, "--fg-prob", "0.7", "--seed-prob", "0.6"); err != nil {
 		t.Errorf("eval with thresholds: %v\n%s", err, o)
