@@ -146,8 +146,8 @@ func scoreAll(cache []*probCache, idx []int, ic InstanceConfig) []ImageScore {
 // knob in turn is set, with the others held, to the grid value at the
 // broadest peak of the score (see broadestPeak), until none moves. Ties
 // keep the current value, so the search leaves start alone unless another
-// value's averaged score is strictly better. It returns the thresholds found and the
-// images' mean score at start and at them.
+// value's averaged score is strictly better. It returns the thresholds
+// found and the images' mean score at start and at them.
 //
 // Choosing the broadest peak rather than the highest point costs a little
 // on the images searched and gains on others: over three DSB2018
